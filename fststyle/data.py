@@ -1,0 +1,179 @@
+"""Content photos for training: the bundled demo set, a local folder, or a Hugging Face
+`datasets` source (hub id or local dataset folder, streaming or not).
+
+Every sample is resized (shorter side) and randomly cropped to `image_size`; any image mode
+becomes RGB. A fixed set of held-out photos feeds the validation sample grids.
+"""
+
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torchvision.transforms import v2
+
+from fststyle.images import demo_photos, list_images, open_rgb, resize_shorter, to_tensor
+
+DEMO = "demo"
+
+
+def crop_transform(image_size: int) -> v2.RandomCrop:
+    # Applied after resizing the shorter side to the crop size: every crop sees most of the photo.
+    return v2.RandomCrop(image_size)
+
+
+class ImageFiles(Dataset):
+    """Images from a list of files."""
+
+    def __init__(self, files: list[Path], image_size: int):
+        self.files, self.image_size = files, image_size
+        self.crop = crop_transform(image_size)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        image = resize_shorter(open_rgb(self.files[i]), self.image_size)
+        return self.crop(to_tensor(image))  # (3, S, S)
+
+
+class HFImages(Dataset):
+    """A map-style Hugging Face dataset with an image column."""
+
+    def __init__(self, dataset, image_column: str, image_size: int):
+        self.dataset, self.column, self.image_size = dataset, image_column, image_size
+        self.crop = crop_transform(image_size)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        image = resize_shorter(self.dataset[i][self.column].convert("RGB"), self.image_size)
+        return self.crop(to_tensor(image))
+
+
+class HFStream(IterableDataset):
+    """A streaming Hugging Face dataset; each DataLoader worker reads its own shards."""
+
+    def __init__(self, dataset, image_column: str, image_size: int):
+        self.dataset, self.column, self.image_size = dataset, image_column, image_size
+        self.crop = crop_transform(image_size)
+
+    def __iter__(self):
+        for example in self.dataset:  # datasets splits shards across workers by itself
+            image = resize_shorter(example[self.column].convert("RGB"), self.image_size)
+            yield self.crop(to_tensor(image))
+
+
+class HeldOut(Dataset):
+    """Fixed validation photos: shorter side resized, centre-cropped square (batchable)."""
+
+    def __init__(self, files: list[Path], size: int):
+        self.files = files
+        self.transform = v2.CenterCrop(size)
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.transform(to_tensor(resize_shorter(open_rgb(self.files[i]), self.size)))
+
+
+class ContentDataModule(pl.LightningDataModule):
+    """Content photos.
+
+    Args:
+        source: `demo` (bundled photos), a folder of images (read recursively), a local
+            `datasets` folder (e.g. Parquet shards), or a hub dataset id such as
+            `detection-datasets/coco`.
+        image_size: training crop size in pixels.
+        batch_size: images per step per device.
+        num_workers: DataLoader workers; None picks min(8, CPUs - 1).
+        streaming: stream a `datasets` source instead of downloading it whole first.
+        split: `datasets` split to train on.
+        image_column: `datasets` column holding the images.
+        val_source: folder of held-out photos for the sample grids (`demo`: bundled ones).
+        num_val_images: how many held-out photos the grids show.
+        val_size: held-out photos are resized and centre-cropped to this size.
+    """
+
+    def __init__(self, source: str = DEMO, image_size: int = 128, batch_size: int = 8,
+                 num_workers: int | None = None, streaming: bool = False,
+                 split: str = "train", image_column: str = "image",
+                 val_source: str = DEMO, num_val_images: int = 4, val_size: int = 256):
+        super().__init__()
+        if image_size < 16:
+            raise ValueError(f"--data.image_size must be >= 16, got {image_size}")
+        if batch_size < 1:
+            raise ValueError(f"--data.batch_size must be >= 1, got {batch_size}")
+        self.save_hyperparameters()
+        self.source, self.image_size, self.batch_size = source, image_size, batch_size
+        self.num_workers = (min(8, (os.cpu_count() or 1) - 1) if num_workers is None
+                            else num_workers)
+        self.streaming, self.split, self.image_column = streaming, split, image_column
+        self.val_files = self._val_files(val_source, num_val_images)
+        self.val_size = val_size
+        self.train_set = None
+
+    @staticmethod
+    def _val_files(val_source: str, count: int) -> list[Path]:
+        files = demo_photos("heldout") if val_source == DEMO else list_images(val_source)
+        if not files:
+            raise ValueError(f"--data.val_source: no images in {val_source!r}")
+        return files[:count]
+
+    def setup(self, stage: str) -> None:
+        if self.train_set is None and stage == "fit":
+            self.train_set = self._train_set()
+
+    def _train_set(self) -> Dataset | IterableDataset:
+        if self.source == DEMO:
+            return ImageFiles(demo_photos("train"), self.image_size)
+        path = Path(self.source).expanduser()
+        if path.is_dir():
+            files = list_images(path)
+            if files:
+                return ImageFiles(files, self.image_size)
+        elif path.exists():
+            raise ValueError(f"--data.source: {path} is a file, expected a folder or a dataset id")
+        return self._hf_set(str(path) if path.is_dir() else self.source)
+
+    def _hf_set(self, source: str) -> Dataset | IterableDataset:
+        import datasets
+
+        try:
+            ds = datasets.load_dataset(source, split=self.split, streaming=self.streaming)
+        except Exception as e:
+            raise ValueError(f"--data.source: could not load {source!r} with datasets "
+                             f"(no images found there either): {e}") from e
+        if self.image_column not in (ds.column_names or [self.image_column]):
+            raise ValueError(f"--data.image_column: {self.image_column!r} is not a column of "
+                             f"{source!r} (columns: {ds.column_names})")
+        if self.streaming:
+            ds = self._shard_for_rank(ds)
+            return HFStream(ds.shuffle(seed=0, buffer_size=1000), self.image_column,
+                            self.image_size)
+        return HFImages(ds, self.image_column, self.image_size)
+
+    def _shard_for_rank(self, ds):
+        """Streaming + DDP: each rank reads its own part (map-style uses Lightning's sampler)."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return ds
+        from datasets.distributed import split_dataset_by_node
+
+        return split_dataset_by_node(ds, rank=trainer.global_rank, world_size=trainer.world_size)
+
+    def train_dataloader(self) -> DataLoader:
+        iterable = isinstance(self.train_set, IterableDataset)
+        if not iterable and len(self.train_set) == 0:
+            raise ValueError(f"--data.source: no training images in {self.source!r}")
+        return DataLoader(
+            self.train_set, batch_size=self.batch_size, shuffle=not iterable, drop_last=True,
+            num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available())
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(HeldOut(self.val_files, self.val_size), batch_size=len(self.val_files))

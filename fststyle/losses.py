@@ -1,0 +1,120 @@
+"""The Gatys et al. 2015 objective ("A Neural Algorithm of Artistic Style"), as the teacher that
+the feed-forward network is trained against (Johnson et al. 2016's "perceptual loss").
+
+Small pure functions plus one module that holds the frozen VGG and the style Gram targets.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from fststyle.vgg import VGGFeatures, layer_names
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, C) Gram matrix F F^T normalised by C*H*W.
+
+    Computed in fp32 even under bf16 autocast: a sum over H*W products loses too much in bf16.
+    """
+    b, c, h, w = features.shape
+    with torch.autocast(features.device.type, enabled=False):
+        f = features.float().reshape(b, c, h * w)  # (B, C, HW)
+        return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)  # (B, C, C)
+
+
+def content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared feature distance (Gatys et al. eq. 1, as a mean instead of half a sum)."""
+    return F.mse_loss(output.float(), target.float())
+
+
+def style_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """(B, C, C), (B, C, C) -> (B,) mean squared Gram distance per sample (Gatys et al. eq. 4)."""
+    return (output_gram - target_gram).pow(2).mean(dim=(1, 2))
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (anisotropic TV), (B, C, H, W)."""
+    dh = (image[:, :, 1:, :] - image[:, :, :-1, :]).abs().mean()
+    dw = (image[:, :, :, 1:] - image[:, :, :, :-1]).abs().mean()
+    return dh + dw
+
+
+class PerceptualLoss(nn.Module):
+    """Weighted content + style + TV loss against a frozen VGG.
+
+    Style Gram targets are computed once per style image (`set_style_targets`) and kept as
+    buffers of shape (N, C, C) per layer, so no step recomputes them.
+    """
+
+    def __init__(self, vgg: VGGFeatures, content_layers: dict[str, float],
+                 style_layers: dict[str, float], content_weight: float, style_weight: float,
+                 tv_weight: float, num_styles: int, style_coefficients: list[float] | None = None):
+        super().__init__()
+        _check_layers(content_layers, "content_layers", vgg.arch)
+        _check_layers(style_layers, "style_layers", vgg.arch)
+        for name, value in (("content_weight", content_weight), ("style_weight", style_weight),
+                            ("tv_weight", tv_weight)):
+            if value < 0:
+                raise ValueError(f"--model.{name} must be >= 0, got {value}")
+        coefficients = style_coefficients or [1.0] * num_styles
+        if len(coefficients) != num_styles or min(coefficients) < 0:
+            raise ValueError(f"--model.style_coefficients needs {num_styles} non-negative "
+                             f"values (one per style), got {coefficients}")
+        self.vgg = vgg
+        self.content_layers, self.style_layers = dict(content_layers), dict(style_layers)
+        self.content_weight, self.style_weight = content_weight, style_weight
+        self.tv_weight = tv_weight
+        self.register_buffer("style_coefficients", torch.tensor(coefficients))
+        for name in style_layers:
+            c = vgg.convs[vgg.names.index(name)].out_channels
+            self.register_buffer(f"gram_{name}", torch.zeros(num_styles, c, c))
+
+    @torch.no_grad()
+    def set_style_targets(self, style_images: list[torch.Tensor]) -> None:
+        """One (1, 3, H, W) image in [0, 1] per style; sizes may differ."""
+        for i, image in enumerate(style_images):
+            feats = self.vgg(image.to(self.style_coefficients.device), set(self.style_layers))
+            for name, f in feats.items():
+                getattr(self, f"gram_{name}")[i] = gram_matrix(f)[0]
+
+    def target_gram(self, name: str, style: torch.Tensor) -> torch.Tensor:
+        """(B,) style indices -> (B, C, C) target Grams of layer `name`."""
+        return getattr(self, f"gram_{name}")[style]
+
+    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        # The content image only needs features up to the deepest content layer, without grad.
+        with torch.no_grad():
+            return self.vgg(content, set(self.content_layers))
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor,
+                content_feats: dict[str, torch.Tensor] | None = None):
+        """output, content: (B, 3, H, W) in [0, 1]; style: (B,) indices.
+
+        Returns (total, {name: weighted term}); the terms add up to the total.
+        """
+        if content_feats is None:
+            content_feats = self.content_features(content)
+        feats = self.vgg(output, set(self.content_layers) | set(self.style_layers))
+        terms = {}
+        content_term = sum(w * content_loss(feats[n], content_feats[n])
+                           for n, w in self.content_layers.items())
+        terms["content"] = self.content_weight * content_term
+        coeff = self.style_coefficients[style]  # (B,) per-style multipliers
+        for name, w in self.style_layers.items():
+            per_sample = style_loss(gram_matrix(feats[name]), self.target_gram(name, style))
+            terms[f"style/{name}"] = self.style_weight * w * (coeff * per_sample).mean()
+        terms["style"] = sum(terms[f"style/{n}"] for n in self.style_layers)
+        terms["tv"] = self.tv_weight * total_variation(output.float())
+        total = terms["content"] + terms["style"] + terms["tv"]
+        return total, terms
+
+
+def _check_layers(layers: dict[str, float], option: str, arch: str) -> None:
+    known = layer_names(arch)
+    if not layers:
+        raise ValueError(f"--model.{option} is empty: name at least one VGG layer")
+    for name, weight in layers.items():
+        if name not in known:
+            raise ValueError(f"--model.{option}: unknown VGG layer {name!r}; {arch} has {known}")
+        if weight < 0:
+            raise ValueError(f"--model.{option}: weight of {name} must be >= 0, got {weight}")

@@ -1,0 +1,157 @@
+"""The Lightning "system": one conditional-instance-norm TransformerNet trained against the frozen
+VGG perceptual loss for N styles at once (Dumoulin et al. 2017).
+
+The typed `__init__` arguments are the model half of the config (LightningCLI `--model.*`).
+"""
+
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from typing_extensions import override
+
+from fststyle.images import (DEMO_STYLES, open_rgb, resize_shorter, resolve_style,
+                             sample_grid, save_image, style_name, to_tensor)
+from fststyle.losses import PerceptualLoss
+from fststyle.network import TransformerNet
+from fststyle.vgg import VGGFeatures, layer_names
+
+# Gatys et al. 2015: content from relu4_2 (their conv4_2), style from relu1_1 ... relu5_1.
+CONTENT_LAYERS = {"relu4_2": 1.0}
+STYLE_LAYERS = {"relu1_1": 0.2, "relu2_1": 0.2, "relu3_1": 0.2, "relu4_1": 0.2, "relu5_1": 0.2}
+
+
+class StyleTransfer(pl.LightningModule):
+    """Train one N-style network.
+
+    Args:
+        styles: style images: paths, or names of bundled styles (starry_night, great_wave,
+            udnie, the_scream). The file stem becomes the style's name.
+        style_size: style images are resized to this shorter side before their Grams are taken.
+        content_layers: VGG layer -> weight for the content loss.
+        style_layers: VGG layer -> weight for the style loss.
+        content_weight: multiplies the content loss.
+        style_weight: multiplies the style loss.
+        tv_weight: multiplies the total-variation loss.
+        style_coefficients: per-style multipliers of style_weight (Magenta's
+            style_coefficients); None means 1 for every style.
+        vgg_weights: caffe | torchvision | torchvision_vgg16 | random | PATH to a state dict.
+        vgg_pooling: max | avg.
+        alpha: width multiplier of the network (0.5: about 4x fewer FLOPs).
+        num_residual_blocks: residual blocks in the network (Johnson et al.: 5).
+        lr: Adam learning rate.
+    """
+
+    def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = 256,
+                 content_layers: dict[str, float] = CONTENT_LAYERS,
+                 style_layers: dict[str, float] = STYLE_LAYERS,
+                 content_weight: float = 3.0, style_weight: float = 50.0,
+                 tv_weight: float = 1e-4, style_coefficients: list[float] | None = None,
+                 vgg_weights: str = "caffe", vgg_pooling: str = "max", alpha: float = 1.0,
+                 num_residual_blocks: int = 5, lr: float = 1e-3):
+        super().__init__()
+        if not styles:
+            raise ValueError("--model.styles is empty: give at least one style image")
+        self.save_hyperparameters()
+        self.style_names = [style_name(s) for s in styles]
+        if len(set(self.style_names)) != len(styles):
+            raise ValueError(f"--model.styles: style names must be unique, got {self.style_names}")
+        style_files = [resolve_style(s) for s in styles]  # fail before any VGG work
+        self.net = TransformerNet(len(styles), alpha, num_residual_blocks)
+        layers = list(content_layers) + list(style_layers)
+        vgg = VGGFeatures(vgg_weights, _deepest(layers), vgg_pooling)
+        self.loss_fn = PerceptualLoss(vgg, content_layers, style_layers, content_weight,
+                                      style_weight, tv_weight, len(styles), style_coefficients)
+        self.loss_fn.set_style_targets(
+            [to_tensor(resize_shorter(open_rgb(f), style_size))[None] for f in style_files])
+        self.lr = lr
+        self.strict_loading = False  # checkpoints leave out the frozen VGG weights
+        self.last_grid_step = -1
+        self._batch_end_time = None
+
+    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return self.net(image, style)
+
+    def style_indices(self, batch_size: int) -> torch.Tensor:
+        """Balanced style assignment: consecutive samples cycle through the styles, and the
+        cycle continues across steps and ranks, so every style gets the same share."""
+        offset = (self.global_step * self.trainer.world_size + self.global_rank) * batch_size
+        return (torch.arange(batch_size, device=self.device) + offset) % self.net.num_styles
+
+    @override
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        content = batch  # (B, 3, S, S)
+        style = self.style_indices(content.shape[0])
+        total, terms = self.loss_fn(self.net(content, style), content, style)
+        self.log("train/loss", total, prog_bar=True)
+        self.log_dict({f"train/{k}": v for k, v in terms.items()})
+        return total
+
+    @override
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # Throughput between consecutive step ends: data loading included, summed over ranks.
+        now = time.perf_counter()
+        if self._batch_end_time is not None:
+            rate = batch.shape[0] * self.trainer.world_size / (now - self._batch_end_time)
+            self.log("train/images_per_sec", rate, prog_bar=True, rank_zero_only=True)
+        self._batch_end_time = now
+
+    @override
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        photos = batch  # (P, 3, S, S) held-out photos
+        totals = []
+        for i, name in enumerate(self.style_names):
+            style = torch.full((photos.shape[0],), i, device=self.device)
+            total, terms = self.loss_fn(self.net(photos, style), photos, style)
+            self.log(f"val/loss/{name}", total, sync_dist=True)
+            totals.append(total)
+        self.log("val/loss", torch.stack(totals).mean(), prog_bar=True, sync_dist=True)
+        self._val_photos = photos
+
+    @override
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
+            return
+        self.write_grid(self._val_photos)
+
+    @torch.no_grad()
+    def render_grid(self, photos: torch.Tensor):
+        """(P, 3, S, S) photos -> PIL grid: the photos, then one column per style."""
+        outs = [self.net(photos, torch.full((photos.shape[0],), i, device=photos.device))
+                for i in range(self.net.num_styles)]
+        return sample_grid(photos.float().cpu(), [o.float().cpu() for o in outs])
+
+    def write_grid(self, photos: torch.Tensor) -> Path:
+        """Save the current grid as samples/step_XXXXXX.png and hand it to the logger."""
+        grid = self.render_grid(photos.to(self.device))
+        step = self.global_step
+        path = save_image(grid, Path(self.trainer.default_root_dir) / "samples" / f"step_{step:06d}.png")
+        for logger in self.loggers:
+            if hasattr(logger, "log_image"):
+                logger.log_image("val/samples", grid, step=step)
+        self.last_grid_step = step
+        return path
+
+    @override
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # Only the transformer is optimised; the VGG is frozen. Fused Adam is faster on CUDA.
+        fused = self.device.type == "cuda"
+        return torch.optim.Adam(self.net.parameters(), lr=self.lr, fused=fused)
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The frozen VGG weights come from their source; keep 80 MB of them out of every ckpt.
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith("loss_fn.vgg.")]:
+            del state[key]
+        checkpoint["style_names"] = self.style_names
+
+
+def _deepest(layers: list[str]) -> str:
+    order = layer_names("vgg19")
+    unknown = [n for n in layers if n not in order]
+    if unknown:
+        raise ValueError(f"--model.content_layers/style_layers: unknown VGG layer(s) {unknown}; "
+                         f"known: {order}")
+    return max(layers, key=order.index)

@@ -1,0 +1,138 @@
+"""The feed-forward style network: Johnson et al. 2016's TransformerNet with every
+normalisation a conditional instance norm (Dumoulin, Shlens & Kudlur 2017), so that one
+network holds N styles as N (gamma, beta) pairs per normalisation layer.
+
+Plain PyTorch: this module is what gets trained, saved, exported to ONNX and run.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def style_weights_from(style: torch.Tensor, num_styles: int) -> torch.Tensor:
+    """(B,) style indices or (B, N) style weights -> (B, N) float weights.
+
+    An index becomes a one-hot row, so both paths go through the same MatMul below and a
+    one-hot row gives exactly the index's output.
+    """
+    if style.dtype in (torch.int32, torch.int64):
+        if style.ndim != 1:
+            raise ValueError(f"style indices must have shape (B,), got {tuple(style.shape)}")
+        return F.one_hot(style, num_styles).float()
+    if style.ndim != 2 or style.shape[1] != num_styles:
+        raise ValueError(
+            f"style weights must have shape (B, {num_styles}), got {tuple(style.shape)}")
+    return style.float()
+
+
+class ConditionalInstanceNorm2d(nn.Module):
+    """Instance norm whose affine (gamma, beta) is chosen per sample by style.
+
+    Dumoulin et al. 2017, eq. 5: z = gamma_s * (x - mu) / sigma + beta_s. With a weights row w
+    instead of an index s, gamma = w @ gamma_table: their convex style interpolation (Sec. 4.4).
+    """
+
+    def __init__(self, num_features: int, num_styles: int):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(num_styles, num_features))  # (N, C)
+        self.beta = nn.Parameter(torch.zeros(num_styles, num_features))  # (N, C)
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        # x: (B, C, H, W); style_weights: (B, N)
+        x = F.instance_norm(x)
+        w = style_weights.to(self.gamma.dtype)
+        gamma = (w @ self.gamma)[:, :, None, None]  # (B, C, 1, 1) -- MatMul, not GatherND
+        beta = (w @ self.beta)[:, :, None, None]
+        return x * gamma.to(x.dtype) + beta.to(x.dtype)
+
+
+class ConvLayer(nn.Module):
+    """Reflection-padded convolution followed by conditional instance norm (and ReLU)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, num_styles: int,
+                 relu: bool = True):
+        super().__init__()
+        # Reflection padding instead of zero padding: no dark borders (Johnson et al. supp.).
+        self.pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride)
+        self.norm = ConditionalInstanceNorm2d(c_out, num_styles)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.conv(self.pad(x)), style_weights)
+        return F.relu(x) if self.relu else x
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 conv layers with an identity shortcut (He et al. 2016, as in Johnson et al.)."""
+
+    def __init__(self, channels: int, num_styles: int):
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3, 1, num_styles)
+        self.conv2 = ConvLayer(channels, channels, 3, 1, num_styles, relu=False)
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.conv1(x, style_weights), style_weights)
+
+
+class UpsampleConvLayer(nn.Module):
+    """Nearest-neighbour upsampling to a given size, then a conv layer.
+
+    Upsample + conv instead of ConvTranspose2d: no checkerboard artefacts (Odena et al. 2016,
+    distill.pub/2016/deconv-checkerboard). Upsampling to the matching encoder resolution rather
+    than by a fixed x2 makes the output exactly the input's size for odd H, W too.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, num_styles: int):
+        super().__init__()
+        self.conv = ConvLayer(c_in, c_out, kernel, 1, num_styles)
+
+    def forward(self, x, size: tuple[int, int], style_weights: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, size=size, mode="nearest"), style_weights)
+
+
+class TransformerNet(nn.Module):
+    """Johnson et al. 2016 image transformation network with conditional instance norm.
+
+    alpha scales every channel count (Magenta's width multiplier: alpha=0.5 is ~4x fewer FLOPs).
+    """
+
+    def __init__(self, num_styles: int, alpha: float = 1.0, num_residual_blocks: int = 5):
+        super().__init__()
+        if num_styles < 1:
+            raise ValueError(f"num_styles must be >= 1, got {num_styles}")
+        if alpha <= 0:
+            raise ValueError(f"alpha must be > 0, got {alpha}")
+        self.num_styles, self.alpha = num_styles, alpha
+        self.num_residual_blocks = num_residual_blocks
+        c1, c2, c3 = (max(1, round(c * alpha)) for c in (32, 64, 128))
+        self.conv1 = ConvLayer(3, c1, 9, 1, num_styles)
+        self.conv2 = ConvLayer(c1, c2, 3, 2, num_styles)
+        self.conv3 = ConvLayer(c2, c3, 3, 2, num_styles)
+        self.residuals = nn.ModuleList(
+            ResidualBlock(c3, num_styles) for _ in range(num_residual_blocks))
+        self.up1 = UpsampleConvLayer(c3, c2, 3, num_styles)
+        self.up2 = UpsampleConvLayer(c2, c1, 3, num_styles)
+        self.out = ConvLayer(c1, 3, 9, 1, num_styles, relu=False)
+
+    def arch(self) -> dict:
+        """The constructor arguments: enough to rebuild this network from a state dict."""
+        return {"num_styles": self.num_styles, "alpha": self.alpha,
+                "num_residual_blocks": self.num_residual_blocks}
+
+    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """image: (B, 3, H, W) RGB in [0, 1]; style: (B,) indices or (B, N) weights.
+
+        Returns (B, 3, H, W) in [0, 1].
+        """
+        w = style_weights_from(style, self.num_styles)  # (B, N)
+        y1 = self.conv1(image, w)  # (B, c1, H, W)
+        y2 = self.conv2(y1, w)  # (B, c2, ceil(H/2), ceil(W/2))
+        y = self.conv3(y2, w)  # (B, c3, ~H/4, ~W/4)
+        for block in self.residuals:
+            y = block(y, w)
+        y = self.up1(y, y2.shape[-2:], w)  # (B, c2, ceil(H/2), ceil(W/2))
+        y = self.up2(y, y1.shape[-2:], w)  # (B, c1, H, W)
+        # Sigmoid keeps the output in [0, 1] (Dumoulin et al. used a sigmoid output too).
+        return torch.sigmoid(self.out(y, w))

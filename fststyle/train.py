@@ -1,0 +1,123 @@
+"""Train one N-style network on content photos.
+
+    python -m fststyle.train                                  # demo: bundled photos + 4 styles
+    python -m fststyle.train --config configs/coco.yaml       # the real recipe (GPU)
+    python -m fststyle.train --trainer.max_steps 10 --data.image_size 128 \\
+        --data.source photos/ --model.styles [a.jpg,b.jpg]
+    python -m fststyle.train --ckpt_path last                 # resume the newest run
+    python -m fststyle.train --print_config                   # every option, as YAML
+
+Writes checkpoints/<run>/ under the current directory (or --trainer.default_root_dir):
+step_*.ckpt, last.ckpt, metrics.csv, config.yaml, samples/step_*.png and, at the end,
+model.safetensors (the portable network: `fststyle.load_model(path)`).
+"""
+
+import datetime
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.loggers import CSVLogger
+
+from fststyle.data import ContentDataModule
+from fststyle.model_io import save_model
+from fststyle.module import StyleTransfer
+
+
+# Expected here, not problems: the frozen VGG is in eval mode on purpose, and the CSV logger
+# creates the run folder before the checkpoint callback looks at it.
+warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
+warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+
+
+def default_precision() -> str:
+    """bf16 autocast where the hardware has bf16 units (about 2x faster on AVX512-BF16 CPUs),
+    else fp32. Grams stay fp32 either way (losses.gram_matrix)."""
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
+
+
+TRAINER_DEFAULTS = {
+    "max_steps": 300,  # the demo recipe: ~10 min on 2 CPU cores; configs/coco.yaml: 40k
+    "val_check_interval": 100,  # a sample grid every 100 steps, counted across epochs
+    "check_val_every_n_epoch": None,  # (needed for step-based val_check_interval)
+    "log_every_n_steps": 10,
+}
+
+
+class TrainCLI(LightningCLI):
+    """LightningCLI without subcommands: parse, build, then `fit` in `main`."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--run_name", type=str | None, default=None,
+                            help="Run folder under checkpoints/ (default: a timestamp)")
+        parser.add_argument("--ckpt_path", type=str | None, default=None,
+                            help="Resume: 'last' (newest run, or --run_name's) or a .ckpt path")
+        parser.add_argument("--checkpoint_every_n_steps", type=int, default=100,
+                            help="Save checkpoints/<run>/step_*.ckpt every N steps")
+
+    def instantiate_trainer(self, **kwargs):
+        cfg = self.config
+        root = Path(cfg.trainer.default_root_dir or ".")
+        self.run_name, self.ckpt_path = resolve_run(root, cfg.run_name, cfg.ckpt_path)
+        self.run_dir = root / "checkpoints" / self.run_name
+        trainer_cfg = self._get(self.config_init, "trainer", default={})
+        user_callbacks = trainer_cfg.get("callbacks") or []
+        checkpoint = ModelCheckpoint(
+            dirpath=self.run_dir, filename="step_{step:06d}", auto_insert_metric_name=False,
+            every_n_train_steps=cfg.checkpoint_every_n_steps, save_top_k=-1, save_last=True)
+        logger = trainer_cfg.get("logger")
+        if logger in (None, True):
+            logger = CSVLogger(save_dir=self.run_dir, name="", version="")
+        return super().instantiate_trainer(
+            callbacks=[*user_callbacks, checkpoint], logger=logger,
+            default_root_dir=str(self.run_dir), **kwargs)
+
+
+def resolve_run(root: Path, run_name: str | None, ckpt_path: str | None) -> tuple[str, str | None]:
+    """Pick the run folder and the checkpoint to resume from (if any)."""
+    if ckpt_path != "last":
+        if ckpt_path is not None and not Path(ckpt_path).is_file():
+            raise ValueError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
+        if ckpt_path is not None and run_name is None:
+            run_name = Path(ckpt_path).parent.name  # keep writing beside the checkpoint
+        return run_name or datetime.datetime.now().strftime("%Y%m%d-%H%M%S"), ckpt_path
+    if run_name is None:
+        runs = sorted((root / "checkpoints").glob("*/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not runs:
+            raise ValueError(f"--ckpt_path last: no run with a last.ckpt under {root / 'checkpoints'}")
+        run_name = runs[-1].parent.name
+    last = root / "checkpoints" / run_name / "last.ckpt"
+    if not last.is_file():
+        raise ValueError(f"--ckpt_path last: {last} does not exist")
+    return run_name, str(last)
+
+
+def main(args: list[str] | None = None) -> Path:
+    """Train; return the written model.safetensors path."""
+    cli = TrainCLI(
+        StyleTransfer, ContentDataModule, run=False, args=args,
+        trainer_defaults={**TRAINER_DEFAULTS, "precision": default_precision()},
+        seed_everything_default=0,  # reproducible crops and init unless told otherwise
+        save_config_kwargs={"overwrite": True},  # a resumed run rewrites its config.yaml
+        parser_kwargs={"description": __doc__.split("\n")[0]})
+    model, trainer = cli.model, cli.trainer
+    trainer.fit(model, cli.datamodule, ckpt_path=cli.ckpt_path)
+    path = cli.run_dir / "model.safetensors"
+    if trainer.is_global_zero:
+        if model.last_grid_step != trainer.global_step:
+            model.write_grid(next(iter(cli.datamodule.val_dataloader())))
+        config = {"run": cli.run_name, "global_step": trainer.global_step,
+                  "model": {k: v for k, v in model.hparams.items() if not k.startswith("_")}}
+        save_model(model.net, model.style_names, path, extra=config)
+        print(f"model: {path}\nsamples: {cli.run_dir / 'samples'}", file=sys.stderr)
+    return path
+
+
+if __name__ == "__main__":
+    main()
