@@ -41,6 +41,8 @@ class StyleTransfer(pl.LightningModule):
         alpha: width multiplier of the network (0.5: about 4x fewer FLOPs).
         num_residual_blocks: residual blocks in the network (Johnson et al.: 5).
         lr: Adam learning rate.
+        style_lr_multiplier: learning-rate multiplier for the per-style (gamma, beta) tables
+            of the conditional instance norms; >1 lets styles separate within a short run.
     """
 
     def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = 256,
@@ -49,7 +51,8 @@ class StyleTransfer(pl.LightningModule):
                  content_weight: float = 3.0, style_weight: float = 50.0,
                  tv_weight: float = 1e-4, style_coefficients: list[float] | None = None,
                  vgg_weights: str = "caffe", vgg_pooling: str = "max", alpha: float = 1.0,
-                 num_residual_blocks: int = 5, lr: float = 1e-3):
+                 num_residual_blocks: int = 5, lr: float = 1e-3,
+                 style_lr_multiplier: float = 10.0):
         super().__init__()
         if not styles:
             raise ValueError("--model.styles is empty: give at least one style image")
@@ -65,7 +68,9 @@ class StyleTransfer(pl.LightningModule):
                                       style_weight, tv_weight, len(styles), style_coefficients)
         self.loss_fn.set_style_targets(
             [to_tensor(resize_shorter(open_rgb(f), style_size))[None] for f in style_files])
-        self.lr = lr
+        if lr <= 0 or style_lr_multiplier <= 0:
+            raise ValueError(f"--model.lr and --model.style_lr_multiplier must be > 0")
+        self.lr, self.style_lr_multiplier = lr, style_lr_multiplier
         self.strict_loading = False  # checkpoints leave out the frozen VGG weights
         self.last_grid_step = -1
         self._batch_end_time = None
@@ -136,8 +141,12 @@ class StyleTransfer(pl.LightningModule):
     @override
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # Only the transformer is optimised; the VGG is frozen. Fused Adam is faster on CUDA.
-        fused = self.device.type == "cuda"
-        return torch.optim.Adam(self.net.parameters(), lr=self.lr, fused=fused)
+        named = list(self.net.named_parameters())
+        style = [p for n, p in named if n.endswith((".gamma", ".beta"))]
+        shared = [p for n, p in named if not n.endswith((".gamma", ".beta"))]
+        groups = [{"params": shared},
+                  {"params": style, "lr": self.lr * self.style_lr_multiplier}]
+        return torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:

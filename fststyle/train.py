@@ -21,17 +21,18 @@ import torch
 
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
-from pytorch_lightning.loggers import CSVLogger
 
 from fststyle.data import ContentDataModule
 from fststyle.model_io import save_model
 from fststyle.module import StyleTransfer
+from fststyle.tracking import log_run_end, make_loggers
 
 
 # Expected here, not problems: the frozen VGG is in eval mode on purpose, and the CSV logger
 # creates the run folder before the checkpoint callback looks at it.
 warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
 warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")  # counts globally
 
 
 def default_precision() -> str:
@@ -60,6 +61,14 @@ class TrainCLI(LightningCLI):
                             help="Resume: 'last' (newest run, or --run_name's) or a .ckpt path")
         parser.add_argument("--checkpoint_every_n_steps", type=int, default=100,
                             help="Save checkpoints/<run>/step_*.ckpt every N steps")
+        parser.add_argument("--logger", type=str, default="auto",
+                            help="Tracker beside the local CSV record: auto | neptune | csv | "
+                                 "tensorboard (auto: neptune when installed)")
+        parser.add_argument("--neptune_mode", type=str | None, default=None,
+                            help="async | offline | debug | read-only (default: NEPTUNE_MODE, "
+                                 "else async with NEPTUNE_API_TOKEN+NEPTUNE_PROJECT, else offline)")
+        parser.add_argument("--neptune_project", type=str | None, default=None,
+                            help="workspace/project (default: NEPTUNE_PROJECT)")
 
     def instantiate_trainer(self, **kwargs):
         cfg = self.config
@@ -71,9 +80,11 @@ class TrainCLI(LightningCLI):
         checkpoint = ModelCheckpoint(
             dirpath=self.run_dir, filename="step_{step:06d}", auto_insert_metric_name=False,
             every_n_train_steps=cfg.checkpoint_every_n_steps, save_top_k=-1, save_last=True)
-        logger = trainer_cfg.get("logger")
+        logger = trainer_cfg.get("logger")  # --trainer.logger, if given, wins
         if logger in (None, True):
-            logger = CSVLogger(save_dir=self.run_dir, name="", version="")
+            logger = make_loggers(cfg.logger, self.run_dir, self.run_name,
+                                  config=self.config.as_dict(), neptune_mode=cfg.neptune_mode,
+                                  neptune_project=cfg.neptune_project)
         return super().instantiate_trainer(
             callbacks=[*user_callbacks, checkpoint], logger=logger,
             default_root_dir=str(self.run_dir), **kwargs)
@@ -103,6 +114,7 @@ def main(args: list[str] | None = None) -> Path:
     cli = TrainCLI(
         StyleTransfer, ContentDataModule, run=False, args=args,
         trainer_defaults={**TRAINER_DEFAULTS, "precision": default_precision()},
+        auto_configure_optimizers=False,  # one optimiser, configured by --model.lr
         seed_everything_default=0,  # reproducible crops and init unless told otherwise
         save_config_kwargs={"overwrite": True},  # a resumed run rewrites its config.yaml
         parser_kwargs={"description": __doc__.split("\n")[0]})
@@ -115,6 +127,8 @@ def main(args: list[str] | None = None) -> Path:
         config = {"run": cli.run_name, "global_step": trainer.global_step,
                   "model": {k: v for k, v in model.hparams.items() if not k.startswith("_")}}
         save_model(model.net, model.style_names, path, extra=config)
+        final = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        log_run_end(trainer.loggers, path, final)
         print(f"model: {path}\nsamples: {cli.run_dir / 'samples'}", file=sys.stderr)
     return path
 
