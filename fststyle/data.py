@@ -5,6 +5,7 @@ Every sample is resized (shorter side) and randomly cropped to `image_size`; any
 becomes RGB. A fixed set of held-out photos feeds the validation sample grids.
 """
 
+import io
 import os
 from pathlib import Path
 
@@ -16,54 +17,105 @@ from torchvision.transforms import v2
 from fststyle.images import demo_photos, list_images, open_rgb, resize_shorter, to_tensor
 
 DEMO = "demo"
+MAX_TRIES = 16  # consecutive unreadable images before a sample gives up
 
 
-def crop_transform(image_size: int) -> v2.RandomCrop:
-    # Applied after resizing the shorter side to the crop size: every crop sees most of the photo.
-    return v2.RandomCrop(image_size)
+class Crops:
+    """Decode -> RGB -> resize the shorter side to the crop size -> random crop.
+
+    Resizing first means every crop sees most of the photo; small photos are upscaled.
+    An unreadable image raises ValueError naming it (see images.open_rgb).
+    """
+
+    def __init__(self, image_size: int):
+        self.image_size = image_size
+        self.crop = v2.RandomCrop(image_size)
+
+    def __call__(self, source) -> torch.Tensor:
+        image = open_rgb(source, shorter_side=self.image_size)
+        return self.crop(to_tensor(resize_shorter(image, self.image_size)))  # (3, S, S)
 
 
-class ImageFiles(Dataset):
+class SkippingDataset(Dataset):
+    """Map-style source that skips unreadable images: a bad sample is replaced by the next
+    readable one, and its name travels with the batch so training can count it."""
+
+    def __init__(self, image_size: int):
+        self.crops = Crops(image_size)
+
+    def load(self, i: int):  # -> (path or file object, name)
+        raise NotImplementedError
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, list[str]]:
+        skipped = []
+        for attempt in range(MAX_TRIES):
+            source, name = self.load((i + attempt) % len(self))
+            try:
+                return self.crops(source), skipped
+            except ValueError as e:
+                skipped.append(f"{name}: {e}")
+        raise RuntimeError(f"{MAX_TRIES} unreadable images in a row; first: {skipped[0]}")
+
+
+class ImageFiles(SkippingDataset):
     """Images from a list of files."""
 
     def __init__(self, files: list[Path], image_size: int):
-        self.files, self.image_size = files, image_size
-        self.crop = crop_transform(image_size)
+        super().__init__(image_size)
+        self.files = files
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
-        image = resize_shorter(open_rgb(self.files[i]), self.image_size)
-        return self.crop(to_tensor(image))  # (3, S, S)
+    def load(self, i: int):
+        return self.files[i], str(self.files[i])
 
 
-class HFImages(Dataset):
-    """A map-style Hugging Face dataset with an image column."""
+def _encoded(example: dict, column: str, index) -> tuple[io.BytesIO | str, str]:
+    value = example[column]  # {"bytes": ..., "path": ...}: the column is cast to decode=False
+    name = value.get("path") or f"{column}[{index}]"
+    return (io.BytesIO(value["bytes"]) if value.get("bytes") else value["path"]), name
+
+
+class HFImages(SkippingDataset):
+    """A map-style `datasets` dataset with an image column (decoded here, not by datasets,
+    so that a bad image is skipped like a bad file)."""
 
     def __init__(self, dataset, image_column: str, image_size: int):
-        self.dataset, self.column, self.image_size = dataset, image_column, image_size
-        self.crop = crop_transform(image_size)
+        super().__init__(image_size)
+        self.dataset, self.column = dataset, image_column
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
-        image = resize_shorter(self.dataset[i][self.column].convert("RGB"), self.image_size)
-        return self.crop(to_tensor(image))
+    def load(self, i: int):
+        return _encoded(self.dataset[i], self.column, i)
 
 
 class HFStream(IterableDataset):
-    """A streaming Hugging Face dataset; each DataLoader worker reads its own shards."""
+    """A streaming `datasets` dataset; each DataLoader worker reads its own shards."""
 
     def __init__(self, dataset, image_column: str, image_size: int):
-        self.dataset, self.column, self.image_size = dataset, image_column, image_size
-        self.crop = crop_transform(image_size)
+        self.dataset, self.column = dataset, image_column
+        self.crops = Crops(image_size)
 
     def __iter__(self):
-        for example in self.dataset:  # datasets splits shards across workers by itself
-            image = resize_shorter(example[self.column].convert("RGB"), self.image_size)
-            yield self.crop(to_tensor(image))
+        skipped = []
+        for i, example in enumerate(self.dataset):  # datasets splits shards across workers
+            source, name = _encoded(example, self.column, i)
+            try:
+                image = self.crops(source)
+            except ValueError as e:
+                skipped.append(f"{name}: {e}")
+                continue
+            yield image, skipped
+            skipped = []
+
+
+def collate(samples: list[tuple[torch.Tensor, list[str]]]) -> dict:
+    """-> {"image": (B, 3, S, S), "skipped": names of the unreadable images replaced}."""
+    return {"image": torch.stack([s[0] for s in samples]),
+            "skipped": [name for s in samples for name in s[1]]}
 
 
 class HeldOut(Dataset):
@@ -97,18 +149,24 @@ class ContentDataModule(pl.LightningDataModule):
         val_source: folder of held-out photos for the sample grids (`demo`: bundled ones).
         num_val_images: how many held-out photos the grids show.
         val_size: held-out photos are resized and centre-cropped to this size.
+        max_bad_fraction: stop with an error when more than this fraction of the images read
+            so far were unreadable (they are skipped and counted below it).
     """
 
     def __init__(self, source: str = DEMO, image_size: int = 128, batch_size: int = 8,
                  num_workers: int | None = None, streaming: bool = False,
                  split: str = "train", image_column: str = "image",
-                 val_source: str = DEMO, num_val_images: int = 4, val_size: int = 256):
+                 val_source: str = DEMO, num_val_images: int = 4, val_size: int = 256,
+                 max_bad_fraction: float = 0.05):
         super().__init__()
         if image_size < 16:
             raise ValueError(f"--data.image_size must be >= 16, got {image_size}")
         if batch_size < 1:
             raise ValueError(f"--data.batch_size must be >= 1, got {batch_size}")
+        if not 0 <= max_bad_fraction <= 1:
+            raise ValueError(f"--data.max_bad_fraction must be in [0, 1], got {max_bad_fraction}")
         self.save_hyperparameters()
+        self.max_bad_fraction = max_bad_fraction
         self.source, self.image_size, self.batch_size = source, image_size, batch_size
         self.num_workers = (min(8, (os.cpu_count() or 1) - 1) if num_workers is None
                             else num_workers)
@@ -151,6 +209,10 @@ class ContentDataModule(pl.LightningDataModule):
         if self.image_column not in (ds.column_names or [self.image_column]):
             raise ValueError(f"--data.image_column: {self.image_column!r} is not a column of "
                              f"{source!r} (columns: {ds.column_names})")
+        if not isinstance((ds.features or {}).get(self.image_column), datasets.Image):
+            raise ValueError(f"--data.image_column: {self.image_column!r} of {source!r} is not "
+                             "an image column")
+        ds = ds.cast_column(self.image_column, datasets.Image(decode=False))
         if self.streaming:
             ds = self._shard_for_rank(ds)
             return HFStream(ds.shuffle(seed=0, buffer_size=1000), self.image_column,
@@ -173,7 +235,7 @@ class ContentDataModule(pl.LightningDataModule):
         return DataLoader(
             self.train_set, batch_size=self.batch_size, shuffle=not iterable, drop_last=True,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available())
+            pin_memory=torch.cuda.is_available(), collate_fn=collate)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(HeldOut(self.val_files, self.val_size), batch_size=len(self.val_files))

@@ -14,6 +14,7 @@ from typing_extensions import override
 from fststyle.images import (DEMO_STYLES, open_rgb, resize_shorter, resolve_style,
                              sample_grid, save_image, style_name, to_tensor)
 from fststyle.losses import PerceptualLoss
+from fststyle.health import DataHealth, LossHealth, NonFiniteLossError
 from fststyle.network import TransformerNet
 from fststyle.vgg import VGGFeatures, layer_names
 
@@ -43,6 +44,8 @@ class StyleTransfer(pl.LightningModule):
         lr: Adam learning rate.
         style_lr_multiplier: learning-rate multiplier for the per-style (gamma, beta) tables
             of the conditional instance norms; >1 lets styles separate within a short run.
+        max_nonfinite_steps: a NaN/inf loss skips its step; this many in a row stop the run
+            (with last.ckpt holding the last good weights).
     """
 
     def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = 256,
@@ -52,7 +55,7 @@ class StyleTransfer(pl.LightningModule):
                  tv_weight: float = 1e-4, style_coefficients: list[float] | None = None,
                  vgg_weights: str = "caffe", vgg_pooling: str = "max", alpha: float = 1.0,
                  num_residual_blocks: int = 5, lr: float = 1e-3,
-                 style_lr_multiplier: float = 10.0):
+                 style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10):
         super().__init__()
         if not styles:
             raise ValueError("--model.styles is empty: give at least one style image")
@@ -74,6 +77,8 @@ class StyleTransfer(pl.LightningModule):
         self.strict_loading = False  # checkpoints leave out the frozen VGG weights
         self.last_grid_step = -1
         self._batch_end_time = None
+        self.data_health = DataHealth()
+        self.loss_health = LossHealth(max_nonfinite_steps)
 
     def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return self.net(image, style)
@@ -85,20 +90,37 @@ class StyleTransfer(pl.LightningModule):
         return (torch.arange(batch_size, device=self.device) + offset) % self.net.num_styles
 
     @override
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        content = batch  # (B, 3, S, S)
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+        content = batch["image"]  # (B, 3, S, S)
+        self.data_health.update(len(content), batch.get("skipped", []))
+        self.log("data/skipped", float(self.data_health.skipped), reduce_fx="max")
         style = self.style_indices(content.shape[0])
         total, terms = self.loss_fn(self.net(content, style), content, style)
+        # Decided across ranks, so every rank skips (or stops) together.
+        finite = not self.trainer.strategy.reduce_boolean_decision(
+            not torch.isfinite(total).item(), all=False)
+        if not self._loss_ok(finite, total):
+            self.log("train/nonfinite_steps", float(self.loss_health.total), reduce_fx="max")
+            return None  # Lightning skips backward and the optimiser step
         self.log("train/loss", total, prog_bar=True)
         self.log_dict({f"train/{k}": v for k, v in terms.items()})
         return total
 
+    def _loss_ok(self, finite: bool, total: torch.Tensor) -> bool:
+        try:
+            return self.loss_health.check(total if finite else float("nan"), self.global_step)
+        except NonFiniteLossError:
+            # Skipped steps never touched the weights: they are the last good state.
+            self.trainer.save_checkpoint(Path(self.trainer.default_root_dir) / "last.ckpt")
+            raise
+
     @override
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # Throughput between consecutive step ends: data loading included, summed over ranks.
+        self.data_health.check(getattr(self.trainer.datamodule, "max_bad_fraction", 0.05))
         now = time.perf_counter()
         if self._batch_end_time is not None:
-            rate = batch.shape[0] * self.trainer.world_size / (now - self._batch_end_time)
+            rate = len(batch["image"]) * self.trainer.world_size / (now - self._batch_end_time)
             self.log("train/images_per_sec", rate, prog_bar=True, rank_zero_only=True)
         self._batch_end_time = now
 

@@ -25,6 +25,7 @@ from pytorch_lightning.cli import LightningCLI
 from fststyle.data import ContentDataModule
 from fststyle.model_io import save_model
 from fststyle.module import StyleTransfer
+from fststyle.preemption import PreemptionCheckpoint
 from fststyle.tracking import log_run_end, make_loggers
 
 
@@ -80,13 +81,14 @@ class TrainCLI(LightningCLI):
         checkpoint = ModelCheckpoint(
             dirpath=self.run_dir, filename="step_{step:06d}", auto_insert_metric_name=False,
             every_n_train_steps=cfg.checkpoint_every_n_steps, save_top_k=-1, save_last=True)
+        self.preemption = PreemptionCheckpoint(self.run_dir / "last.ckpt")
         logger = trainer_cfg.get("logger")  # --trainer.logger, if given, wins
         if logger in (None, True):
             logger = make_loggers(cfg.logger, self.run_dir, self.run_name,
                                   config=self.config.as_dict(), neptune_mode=cfg.neptune_mode,
                                   neptune_project=cfg.neptune_project)
         return super().instantiate_trainer(
-            callbacks=[*user_callbacks, checkpoint], logger=logger,
+            callbacks=[*user_callbacks, checkpoint, self.preemption], logger=logger,
             default_root_dir=str(self.run_dir), **kwargs)
 
 
@@ -119,7 +121,13 @@ def main(args: list[str] | None = None) -> Path:
         save_config_kwargs={"overwrite": True},  # a resumed run rewrites its config.yaml
         parser_kwargs={"description": __doc__.split("\n")[0]})
     model, trainer = cli.model, cli.trainer
-    trainer.fit(model, cli.datamodule, ckpt_path=cli.ckpt_path)
+    # weights_only: a checkpoint is data; one that needs unpickling code is refused.
+    trainer.fit(model, cli.datamodule, ckpt_path=cli.ckpt_path, weights_only=True)
+    if cli.preemption.signum is not None:
+        raise SystemExit(128 + cli.preemption.signum)  # the shell's convention for signals
+    # The periodic checkpoints may predate the last step: last.ckpt must be the final state
+    # (every rank calls this; only rank 0 writes).
+    trainer.save_checkpoint(cli.run_dir / "last.ckpt")
     path = cli.run_dir / "model.safetensors"
     if trainer.is_global_zero:
         if model.last_grid_step != trainer.global_step:
@@ -133,5 +141,14 @@ def main(args: list[str] | None = None) -> Path:
     return path
 
 
+def cli_main() -> None:
+    """`python -m fststyle.train`: a bad option or file ends with one clear line, exit 2."""
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as e:
+        print(f"fststyle.train: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    main()
+    cli_main()

@@ -15,7 +15,7 @@ from fststyle.images import demo_photos
 def batches(dm: ContentDataModule, n: int = 1) -> list[torch.Tensor]:
     dm.setup("fit")
     it = iter(dm.train_dataloader())
-    return [next(it) for _ in range(n)]
+    return [next(it)["image"] for _ in range(n)]
 
 
 def test_demo_source_is_bundled_and_held_out_photos_are_separate():

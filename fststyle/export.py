@@ -1,0 +1,180 @@
+"""Export a trained network to ONNX, with style choice and mixing, checked against PyTorch.
+
+    python -m fststyle.export checkpoints/demo/model.safetensors        # -> exports/demo.onnx
+    python -m fststyle.export checkpoints/demo/last.ckpt --out app/model.onnx --fp16
+    python -m fststyle.export checkpoints/demo/model.safetensors --style udnie
+
+Inputs: `image` float32 (B, 3, H, W) RGB in [0, 1] and `style_weights` float32 (B, N), a
+one-hot row picks a style and a convex row mixes them (B, H, W dynamic); with --style NAME the
+style is baked in and `image` is the only input. Output: `stylized` float32 (B, 3, H, W) in
+[0, 1], the input's size. The file is written only if onnxruntime matches PyTorch.
+"""
+
+import argparse
+import copy
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from fststyle import __version__
+from fststyle.atomic import atomic_path
+from fststyle.model_io import load_model
+from fststyle.network import TransformerNet
+
+TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |onnxruntime - PyTorch fp32| on [0, 1] pixels
+CHECK_SHAPES = [(2, 64, 64), (1, 67, 93)]  # (B, H, W): batch 2 with mixed rows, and odd H, W
+
+
+class ExportNet(nn.Module):
+    """What gets exported: float32 in and out around the network, which may compute in fp16
+    inside, and may have one style baked in as a constant one-hot row."""
+
+    def __init__(self, net: TransformerNet, fp16: bool = False, style: int | None = None):
+        super().__init__()
+        self.net = copy.deepcopy(net).half() if fp16 else net
+        self.dtype = torch.float16 if fp16 else torch.float32
+        row = None if style is None else F.one_hot(torch.tensor([style]), net.num_styles).float()
+        self.register_buffer("baked", row)  # (1, N) one-hot; None: style_weights is an input
+
+    def forward(self, image: torch.Tensor, style_weights: torch.Tensor | None = None):
+        if self.baked is not None:
+            style_weights = self.baked.expand(image.shape[0], -1)  # (B, N)
+        y = self.net(image.to(self.dtype), style_weights.to(self.dtype))
+        return y.float()  # (B, 3, H, W)
+
+
+def metadata(net: TransformerNet, precision: str, style: str | None) -> dict[str, str]:
+    """The `metadata_props` an app needs: style names, version, training summary, conventions."""
+    meta = net.metadata or {}
+    training = {"arch": net.arch(), "global_step": meta.get("global_step"),
+                "run": meta.get("run"),
+                "hparams": meta.get("model") or meta.get("hyper_parameters") or {}}
+    props = {
+        "styles": json.dumps(net.style_names if style is None else [style]),
+        "fststyle_version": __version__,
+        "training_config": json.dumps(training, default=str),
+        "precision": precision,
+        "image": "input float32 (B, 3, H, W), RGB in [0, 1], any B, H, W",
+        "stylized": "output float32 (B, 3, H, W), RGB in [0, 1], the same size as image",
+    }
+    if style is None:
+        props["style_weights"] = ("input float32 (B, N), one row per image over `styles`: "
+                                  "one-hot picks a style, a convex row mixes styles")
+    else:
+        props["baked_style"] = style
+    return props
+
+
+def to_onnx(net: TransformerNet, fp16: bool = False, style: str | None = None) -> onnx.ModelProto:
+    """Trace with torch.onnx's dynamo exporter; B, H and W stay symbolic."""
+    index = None if style is None else net.style_names.index(style)
+    wrapper = ExportNet(net, fp16, index).eval()
+    batch, height, width = (torch.export.Dim(n) for n in ("batch", "height", "width"))
+    image_dims = {0: batch, 2: height, 3: width}
+    args = (torch.rand(2, 3, 64, 64),)
+    dims = (image_dims,)
+    names = ["image"]
+    if style is None:
+        args += (torch.full((2, net.num_styles), 1 / net.num_styles),)
+        dims += ({0: batch},)
+        names.append("style_weights")
+    with warnings.catch_warnings():  # "axis name batch will not be used": it is, for both
+        warnings.filterwarnings("ignore", message=".*axis name")
+        program = torch.onnx.export(wrapper, args, input_names=names,
+                                    output_names=["stylized"], dynamo=True,
+                                    dynamic_shapes=dims, verbose=False)
+    # Saved as the exporter wrote it (its generic constant folding only): no onnxruntime
+    # graph optimisation is baked in, so the file stays portable across machines and
+    # backends (well under onnxruntime's EXTENDED level; sessions optimise at load time).
+    model = program.model_proto
+    onnx.helper.set_model_props(model, metadata(net, "fp16" if fp16 else "fp32", style))
+    return model
+
+
+def check_against_torch(path: Path, net: TransformerNet, tolerance: float,
+                        style: str | None = None) -> float:
+    """Max |onnxruntime - PyTorch fp32| on random inputs at CHECK_SHAPES; raise if > tolerance.
+
+    Rows get random convex style weights (or the baked style's one-hot row).
+    """
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for b, h, w in CHECK_SHAPES:
+        image = rng.random((b, 3, h, w), dtype=np.float32)
+        if style is None:
+            weights = rng.dirichlet(np.ones(net.num_styles), size=b).astype(np.float32)
+            feed = {"image": image, "style_weights": weights}
+        else:
+            weights = np.eye(net.num_styles, dtype=np.float32)[[net.style_names.index(style)] * b]
+            feed = {"image": image}
+        got = session.run(["stylized"], feed)[0]
+        with torch.inference_mode():
+            want = net(torch.from_numpy(image), torch.from_numpy(weights)).numpy()
+        if got.shape != want.shape:
+            raise ValueError(f"onnxruntime output {got.shape} != PyTorch {want.shape}; "
+                             f"refusing to write {path.name}")
+        worst = max(worst, float(np.abs(got - want).max()))
+    if not worst <= tolerance:
+        raise ValueError(f"onnxruntime differs from PyTorch by {worst:.2e} > {tolerance:g} "
+                         f"at (B, H, W) {CHECK_SHAPES}; refusing to write the export")
+    return worst
+
+
+def default_out(model: Path, fp16: bool, style: str | None) -> Path:
+    """exports/NAME.onnx, NAME being the run folder for checkpoints/<run>/model.safetensors."""
+    name = model.resolve().parent.name if model.stem in ("model", "last") else model.stem
+    name += f"-{style}" if style else ""
+    return Path("exports") / f"{name}{'-fp16' if fp16 else ''}.onnx"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("model", type=Path, help="model.safetensors or a Lightning .ckpt")
+    p.add_argument("--out", type=Path, help="the .onnx file (default: exports/NAME.onnx)")
+    p.add_argument("--fp16", action="store_true",
+                   help="float16 weights and compute (float32 inputs and outputs)")
+    p.add_argument("--style", help="bake this style in: `image` becomes the only input")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """Export, check against PyTorch, then write; return the written path."""
+    args = parse_args(argv)
+    net = load_model(args.model)
+    if args.style is not None and args.style not in net.style_names:
+        raise ValueError(f"--style: unknown style {args.style!r} in {args.model} "
+                         f"(available: {', '.join(net.style_names)})")
+    out = args.out or default_out(args.model, args.fp16, args.style)
+    if out.suffix != ".onnx":
+        raise ValueError(f"--out {out}: expected a .onnx file name")
+    model = to_onnx(net, args.fp16, args.style)
+    with atomic_path(out) as tmp:  # checked before the rename: a refused export leaves nothing
+        onnx.save(model, tmp)
+        tolerance = TOLERANCE["fp16" if args.fp16 else "fp32"]
+        diff = check_against_torch(tmp, net, tolerance, args.style)
+    styles = [args.style] if args.style else net.style_names
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, styles {styles}, "
+          f"max |onnxruntime - torch| {diff:.1e})", file=sys.stderr)
+    return out
+
+
+def cli(argv: list[str] | None = None) -> Path:
+    """`main` with errors as a one-line message and exit status 1, not a traceback."""
+    try:
+        return main(argv)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"fststyle.export: error: {e}")
+
+
+if __name__ == "__main__":
+    cli()

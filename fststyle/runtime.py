@@ -1,0 +1,148 @@
+"""Run an exported fststyle model with onnxruntime, numpy and Pillow only (no torch).
+
+    from fststyle.runtime import Stylizer
+    stylizer = Stylizer("exports/demo.onnx")
+    print(stylizer.styles)                                        # ['starry_night', ...]
+    out = stylizer.stylize(Image.open("photo.jpg"), style={"udnie": 0.7, "great_wave": 0.3})
+
+This module must stay importable without torch or Lightning (a test enforces it): it uses
+only `fststyle.imagefiles` and `fststyle.atomic`, which are torch-free too.
+`fststyle.stylize` reuses everything below for its torch path as well.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fststyle.imagefiles import ensure_rgb
+
+# ITU-R BT.601 full-range RGB -> YCbCr (the JPEG convention), rows: Y, Cb, Cr. Cb and Cr are
+# centred on 0 here, so the inverse is the plain matrix inverse.
+RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
+                         [-0.168736, -0.331264, 0.5],
+                         [0.5, -0.418688, -0.081312]], dtype=np.float32)
+YCBCR_TO_RGB = np.linalg.inv(RGB_TO_YCBCR).astype(np.float32)
+
+
+def parse_style(text: str) -> str | int | dict[str, float]:
+    """CLI text -> style: 'udnie' (a name), '2' (an index) or 'a=0.7,b=0.3' (a mix)."""
+    if "=" in text:
+        mix = {}
+        for part in text.split(","):
+            name, _, weight = part.partition("=")
+            try:
+                mix[name.strip()] = float(weight)
+            except ValueError:
+                raise ValueError(f"--style {text!r}: {weight!r} is not a number "
+                                 "(expected name=weight,name=weight)") from None
+        return mix
+    return int(text) if text.strip().isdigit() else text
+
+
+def style_weights(style, names: list[str]) -> np.ndarray:
+    """A style name, index or {name: weight} mix -> (N,) float32 convex weights over `names`.
+
+    A mix is normalised to sum to 1: Dumoulin et al. 2017 (Sec. 4.4) interpolate styles with
+    convex combinations of their (gamma, beta), which is what the network's MatMul computes.
+    """
+    available = ", ".join(f"{i}={n}" for i, n in enumerate(names))
+    if style is None and len(names) == 1:
+        style = 0
+    if isinstance(style, (int, np.integer)) and not isinstance(style, bool):
+        if not 0 <= style < len(names):
+            raise ValueError(f"style index {style} out of range (available: {available})")
+        style = {names[style]: 1.0}
+    elif isinstance(style, str):
+        style = {style: 1.0}
+    if not isinstance(style, dict) or not style:
+        raise ValueError(f"style must be a name, an index or a {{name: weight}} mix, got "
+                         f"{style!r} (available: {available})")
+    weights = np.zeros(len(names), dtype=np.float32)
+    for name, w in style.items():
+        if name not in names:
+            raise ValueError(f"unknown style {name!r} (available: {available})")
+        if not w >= 0:
+            raise ValueError(f"style {name!r}: weight {w} must be >= 0")
+        weights[names.index(name)] += w
+    if weights.sum() <= 0:
+        raise ValueError(f"style mix {style!r}: the weights sum to 0")
+    return weights / weights.sum()
+
+
+def limit_size(image: Image.Image, max_size: int | None) -> Image.Image:
+    """Downscale so that the long side is at most `max_size` (never upscale)."""
+    if max_size is None or max(image.size) <= max_size:
+        return image
+    scale = max_size / max(image.size)
+    size = tuple(max(1, round(s * scale)) for s in image.size)
+    return image.resize(size, Image.LANCZOS)
+
+
+def luminance_transfer(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    """Luminance-only transfer (Gatys et al. 2016, "Preserving Color in Neural Artistic Style
+    Transfer"): the stylized image's luminance Y with the content's chroma (Cb, Cr).
+
+    Both (H, W, 3) float RGB in [0, 1]; returns the same.
+    """
+    y = stylized @ RGB_TO_YCBCR[0]  # (H, W)
+    cbcr = content @ RGB_TO_YCBCR[1:].T  # (H, W, 2)
+    ycbcr = np.concatenate([y[..., None], cbcr], axis=-1)
+    return np.clip(ycbcr @ YCBCR_TO_RGB.T, 0.0, 1.0)
+
+
+class Stylizer:
+    """An exported `.onnx` model behind one call: `stylize(image, style=...)`."""
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None):
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"model file not found: {path}")
+        available = ort.get_available_providers()
+        if providers is None:  # CUDA when this onnxruntime build has it, else CPU
+            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                         if p in available]
+        try:
+            self.session = ort.InferenceSession(str(path), providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ValueError(f"{path}: not a loadable ONNX model ({e})") from e
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "styles" not in meta:
+            raise ValueError(f"{path}: no 'styles' metadata; export it with fststyle.export")
+        self.metadata = meta
+        self.styles: list[str] = json.loads(meta["styles"])
+        self.baked = len(self.session.get_inputs()) == 1  # exported with --style NAME
+
+    def stylize(self, image, style=None, preserve_color: bool = False,
+                max_size: int | None = None):
+        """Stylize a PIL image or a uint8 (H, W, 3) array; returns the same kind.
+
+        style: a name, an index or a {name: weight} mix (optional for one-style models).
+        preserve_color: keep the content's colours (luminance-only transfer).
+        max_size: downscale the long side to at most this many pixels first.
+        """
+        weights = style_weights(style, self.styles)  # (N,)
+        is_array = isinstance(image, np.ndarray)
+        if is_array:
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f"image array must be uint8 (H, W, 3), got {image.dtype} "
+                                 f"{image.shape}")
+            image = Image.fromarray(image)
+        elif not isinstance(image, Image.Image):
+            raise TypeError(f"image must be a PIL image or a uint8 array, got {type(image)}")
+        content = np.asarray(limit_size(ensure_rgb(image), max_size), np.float32) / 255  # (H, W, 3)
+        x = np.ascontiguousarray(content.transpose(2, 0, 1)[None])  # (1, 3, H, W)
+        out = self._run(x, weights[None])[0].transpose(1, 2, 0)  # (H, W, 3)
+        if preserve_color:
+            out = luminance_transfer(content, out)
+        array = (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
+        return array if is_array else Image.fromarray(array)
+
+    def _run(self, image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(B, 3, H, W) float32 in [0, 1], (B, N) weights -> (B, 3, H, W) in [0, 1]."""
+        feed = {"image": image} if self.baked else {"image": image, "style_weights": weights}
+        return self.session.run(["stylized"], feed)[0]
+

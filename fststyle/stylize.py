@@ -1,0 +1,146 @@
+"""Stylize image files and folders with an exported .onnx model or a trained network.
+
+    python -m fststyle.stylize --model exports/demo.onnx --style udnie photo.jpg --out out.jpg
+    python -m fststyle.stylize --model checkpoints/demo/model.safetensors --style 2 \\
+        photos/ --out stylized/
+    python -m fststyle.stylize --model exports/demo.onnx --style udnie=0.7,great_wave=0.3 \\
+        --preserve-color --max-size 1024 photos/ more.jpg --out stylized/
+    python -m fststyle.stylize --model exports/demo.onnx --list-styles
+
+`.onnx` runs on onnxruntime (torch is never imported); `.safetensors` and `.ckpt` run on
+PyTorch. Both go through `fststyle.runtime.Stylizer.stylize`, so resizing, style mixing and
+colour preservation are the same code. Folders are read recursively and mirrored under --out.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from fststyle.atomic import atomic_path
+from fststyle.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb
+from fststyle.runtime import Stylizer, parse_style, style_weights
+
+
+class TorchStylizer(Stylizer):
+    """`Stylizer` over a .safetensors/.ckpt network run by PyTorch (CUDA when available)."""
+
+    def __init__(self, path: str | Path):  # replaces the onnxruntime session, keeps stylize()
+        import torch
+
+        from fststyle.model_io import load_model
+
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.net = load_model(path).to(self.device)
+        self.styles, self.metadata, self.baked = self.net.style_names, self.net.metadata, False
+
+    def _run(self, image, weights):
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(image).to(self.device)  # (B, 3, H, W)
+            w = torch.from_numpy(weights).to(self.device)  # (B, N)
+            return self.net(x, w).float().cpu().numpy()
+
+
+def load_stylizer(path: Path) -> Stylizer:
+    if path.suffix == ".onnx":
+        return Stylizer(path)
+    if path.suffix in (".safetensors", ".ckpt"):
+        return TorchStylizer(path)
+    raise ValueError(f"--model {path}: expected a .onnx, .safetensors or .ckpt file")
+
+
+def plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs. One file with an image-suffixed --out writes that file; otherwise
+    --out is a folder: files keep their names, folders' images keep their relative paths."""
+    for path in inputs:
+        if not path.exists():
+            raise ValueError(f"input {path} does not exist")
+        if path.is_file() and path.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise ValueError(f"input {path} is not an image file (expected one of "
+                             f"{', '.join(sorted(IMAGE_EXTENSIONS))})")
+    if out.suffix.lower() in IMAGE_EXTENSIONS:
+        if len(inputs) != 1 or not inputs[0].is_file():
+            raise ValueError(f"--out {out} is an image file name, but the inputs are not one "
+                             "file; give a folder")
+        return [(inputs[0], out)]
+    pairs = []
+    for path in inputs:
+        if path.is_file():
+            pairs.append((path, out / path.name))
+            continue
+        images = list_images(path)
+        if not images:
+            raise ValueError(f"input folder {path} holds no images")
+        pairs += [(p, out / p.relative_to(path)) for p in images]
+    targets = [dst for _, dst in pairs]
+    if len(set(targets)) != len(targets):
+        clash = next(t for t in targets if targets.count(t) > 1)
+        raise ValueError(f"two inputs would both be written to {clash}; run them separately")
+    return pairs
+
+
+def save_image(image: Image.Image, path: Path) -> None:
+    """Atomic save; the format follows the suffix."""
+    fmt = Image.registered_extensions()[path.suffix.lower()]
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="image files, folders")
+    p.add_argument("--model", type=Path, required=True, help=".onnx, .safetensors or .ckpt")
+    p.add_argument("--style", type=parse_style,
+                   help="a name, an index, or a mix a=0.7,b=0.3 (optional for 1-style models)")
+    p.add_argument("--out", type=Path, help="output folder, or an image file for one input")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the content's colours: transfer luminance only (Gatys et al. 2016)")
+    p.add_argument("--max-size", type=int, help="downscale the long side to this first")
+    p.add_argument("--list-styles", action="store_true", help="print the styles and exit")
+    return p.parse_args(argv)
+
+
+def run(args) -> int:
+    stylizer = load_stylizer(args.model)
+    if args.list_styles:
+        print("\n".join(f"{i}\t{name}" for i, name in enumerate(stylizer.styles)))
+        return 0
+    if not args.inputs or args.out is None:
+        raise ValueError("give INPUT files or folders and --out (or --list-styles)")
+    if args.style is None and len(stylizer.styles) > 1:
+        raise ValueError(f"--style is required: {args.model} has styles "
+                         f"{', '.join(stylizer.styles)}")
+    style_weights(args.style, stylizer.styles)  # a bad --style fails before any output
+    if args.max_size is not None and args.max_size < 1:
+        raise ValueError(f"--max-size must be >= 1, got {args.max_size}")
+    pairs, failed = plan(args.inputs, args.out), 0
+    bar = tqdm(pairs, unit="img", disable=all(p.is_file() for p in args.inputs), file=sys.stderr)
+    for src, dst in bar:
+        try:
+            out = stylizer.stylize(open_rgb(src), args.style, args.preserve_color, args.max_size)
+            save_image(out, dst)
+        except (ValueError, OSError) as e:
+            failed += 1
+            named = str(e) if str(src) in str(e) else f"{src}: {e}"
+            tqdm.write(f"fststyle.stylize: failed: {named}", file=sys.stderr)
+    print(f"wrote {len(pairs) - failed} image(s) to {args.out}"
+          + (f"; {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Returns the exit status: 0, 1 if any image failed, 2 for a bad option or model."""
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"fststyle.stylize: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""`python -m fststyle.export`: onnxruntime matches PyTorch at odd sizes, mixed styles and batch
+2; baked and fp16 exports; metadata; refusal leaves no file. One tiny model, trained once."""
+
+import functools
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from fststyle import export
+from fststyle.model_io import load_model, save_model
+from fststyle.network import ConditionalInstanceNorm2d
+from fststyle.runtime import Stylizer
+
+from conftest import tiny_args
+
+# Ops onnxruntime-web's WebGPU backend implements (onnxruntime.ai/docs/.../webgpu operators).
+WEBGPU_OPS = {"Add", "Cast", "Concat", "Constant", "Conv", "Div", "Expand", "Gather",
+              "InstanceNormalization", "MatMul", "Mul", "Pad", "Relu", "Reshape", "Resize",
+              "Shape", "Sigmoid", "Slice", "Squeeze", "Sub", "Unsqueeze"}
+_CACHE = {}  # shared with test_stylize.py, which imports these fixtures
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, photo_dir, style_files):
+    """A 3-step trained 2-style model (half width, one residual block: quicker to trace).
+
+    At init every style's (gamma, beta) is equal, so they are perturbed and the net saved
+    again to make the styles differ. Returns the .safetensors path."""
+    if "model" not in _CACHE:
+        from fststyle.train import main as train
+
+        root = tmp_path_factory.mktemp("tiny")
+        trained = train(tiny_args(photo_dir, style_files, root, "--run_name", "tiny",
+                                  "--model.alpha", "0.5", "--model.num_residual_blocks", "1"))
+        net = load_model(trained)
+        gen = torch.Generator().manual_seed(0)
+        for norm in (m for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)):
+            norm.gamma.data += 0.5 * torch.randn(norm.gamma.shape, generator=gen)
+            norm.beta.data += 0.5 * torch.randn(norm.beta.shape, generator=gen)
+        _CACHE["ckpt"] = trained.parent / "last.ckpt"
+        _CACHE["model"] = save_model(net, net.style_names, root / "tiny.safetensors",
+                                     extra=net.metadata)
+    return _CACHE["model"]
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_model):
+    """The fp32 export with a style_weights input."""
+    if "onnx" not in _CACHE:
+        _CACHE["onnx"] = export.main([str(tiny_model), "--out",
+                                      str(tiny_model.parent / "tiny.onnx")])
+    return _CACHE["onnx"]
+
+
+@functools.lru_cache
+def session_for(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def run_both(onnx_path, net, image, weights):
+    session = session_for(onnx_path)
+    got = session.run(None, {"image": image, "style_weights": weights})[0]
+    with torch.inference_mode():
+        want = net(torch.from_numpy(image), torch.from_numpy(weights)).numpy()
+    return got, want
+
+
+@pytest.mark.parametrize("b, h, w", [(1, 64, 64), (1, 67, 93), (2, 67, 93)])
+def test_onnx_matches_torch_per_style(tiny_model, tiny_onnx, b, h, w):
+    net = load_model(tiny_model)
+    image = np.random.default_rng(h).random((b, 3, h, w), dtype=np.float32)
+    weights = np.eye(2, dtype=np.float32)[[1, 0][:b]]  # batch 2: a different style per row
+    got, want = run_both(tiny_onnx, net, image, weights)
+    assert got.shape == (b, 3, h, w) and got.dtype == np.float32
+    assert np.abs(got - want).max() <= 1e-4
+    if b == 2:  # the rows really are different styles
+        other, _ = run_both(tiny_onnx, net, image[::-1].copy(), weights)
+        assert np.abs(got[0] - other[1]).max() > 1e-3
+
+
+def test_mixed_row_equals_torch_mix(tiny_model, tiny_onnx):
+    net = load_model(tiny_model)
+    image = np.random.default_rng(1).random((1, 3, 35, 29), dtype=np.float32)
+    mix = np.array([[0.3, 0.7]], np.float32)
+    got, want = run_both(tiny_onnx, net, image, mix)
+    assert np.abs(got - want).max() <= 1e-4
+    pure, _ = run_both(tiny_onnx, net, image, np.array([[0.0, 1.0]], np.float32))
+    assert np.abs(got - pure).max() > 1e-3
+
+
+def test_graph_is_dynamic_portable_and_described(tiny_onnx):
+    model = onnx.load(tiny_onnx)
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+            for i in (*model.graph.input, *model.graph.output)}
+    assert dims == {"image": ["batch", 3, "height", "width"], "style_weights": ["batch", 2],
+                    "stylized": ["batch", 3, "height", "width"]}
+    ops = {n.op_type for n in model.graph.node}
+    assert "GatherND" not in ops and ops <= WEBGPU_OPS, ops - WEBGPU_OPS
+    props = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(props["styles"]) == ["s1", "s2"]
+    assert props["fststyle_version"] and props["precision"] == "fp32"
+    assert json.loads(props["training_config"])["arch"]["num_styles"] == 2
+    assert "[0, 1]" in props["image"] and "convex" in props["style_weights"]
+
+
+def test_baked_style_has_one_input_and_default_out(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = export.main([str(tiny_model), "--style", "s2"])
+    assert path == Path("exports/tiny-s2.onnx") and (tmp_path / path).is_file()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image"]
+    assert json.loads(session.get_modelmeta().custom_metadata_map["styles"]) == ["s2"]
+    image = np.random.default_rng(2).random((2, 3, 33, 47), dtype=np.float32)
+    with torch.inference_mode():
+        want = load_model(tiny_model)(torch.from_numpy(image), torch.tensor([1, 1])).numpy()
+    assert np.abs(session.run(None, {"image": image})[0] - want).max() <= 1e-4
+    stylizer = Stylizer(tmp_path / path)  # the runtime needs no style for a baked model
+    assert stylizer.styles == ["s2"]
+    assert stylizer.stylize(np.zeros((9, 11, 3), np.uint8)).shape == (9, 11, 3)
+
+
+def test_fp16_from_lightning_checkpoint(tiny_model, tmp_path):
+    ckpt = _CACHE["ckpt"]
+    path = export.main([str(ckpt), "--fp16", "--out", str(tmp_path / "half.onnx")])
+    model = onnx.load(path)
+    assert {i.type.tensor_type.elem_type for i in (*model.graph.input, *model.graph.output)} \
+        == {onnx.TensorProto.FLOAT}
+    conv_weights = [t for t in model.graph.initializer if t.dims and len(t.dims) == 4]
+    assert conv_weights and all(t.data_type == onnx.TensorProto.FLOAT16 for t in conv_weights)
+    image = np.random.default_rng(3).random((1, 3, 41, 37), dtype=np.float32)
+    got, want = run_both(path, load_model(ckpt), image, np.array([[0.5, 0.5]], np.float32))
+    assert np.abs(got - want).max() <= 1e-2
+
+
+def test_refuses_an_export_that_differs_from_torch(tiny_model, tiny_onnx, tmp_path,
+                                                   monkeypatch):
+    """A corrupted graph (one weight changed) must fail the check and leave no file."""
+    bad = onnx.load(tiny_onnx)
+    weight = next(t for t in bad.graph.initializer if len(t.dims) == 4)
+    weight.CopyFrom(onnx.numpy_helper.from_array(
+        onnx.numpy_helper.to_array(weight) + 0.1, weight.name))
+    monkeypatch.setattr(export, "to_onnx", lambda *args: bad)
+    out = tmp_path / "bad" / "model.onnx"
+    with pytest.raises(ValueError, match="refusing to write"):
+        export.main([str(tiny_model), "--out", str(out)])
+    assert not list(out.parent.iterdir())  # neither the file nor its temporary
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--style", "nope"], "unknown style 'nope' in .*tiny.safetensors .*available: s1, s2"),
+    (["--out", "x.txt"], "--out x.txt: expected a .onnx"),
+])
+def test_bad_options_exit_nonzero_naming_them(tiny_model, tmp_path, monkeypatch, args,
+                                              message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        export.cli([str(tiny_model), *args])
+    assert re.search(message, str(exit_info.value.code))  # sys.exit(str): status 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_bench_inference_script(tiny_model, tmp_path):
+    """scripts/bench_inference.py end to end at toy sizes (its numbers are not checked)."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_inference", Path(__file__).parents[1] / "scripts" / "bench_inference.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main(["--model", str(tiny_model), "--sizes", "32x24", "19x17", "--runs", "2",
+                       "--warmup", "1", "--backends", "torch", "ort-fp16", "--threads", "1",
+                       "--json", str(tmp_path / "bench.json")])
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["results"] == rows and report["arch"]["num_styles"] == 2
+    assert {(r["backend"], r["size"]) for r in rows} >= {
+        ("torch-cpu", "32x24"), ("ort-fp16-cpu", "19x17")}
