@@ -95,6 +95,21 @@ class PerceptualLoss(nn.Module):
         if content_feats is None:
             content_feats = self.content_features(content)
         feats = self.vgg(output, set(self.content_layers) | set(self.style_layers))
+        return self.objective(output, feats, content_feats, style)
+
+    def plain_forward(self, vgg_full: VGGFeatures, output: torch.Tensor,
+                      content: torch.Tensor, style: torch.Tensor):
+        """The same objective, formulated plainly: two full VGG passes (to the network's last
+        layer, the content one tracked by autograd too). For benchmarks, and for checking that
+        the optimised path (`forward`) computes the same numbers."""
+        layers = set(self.content_layers) | set(self.style_layers)
+        feats = vgg_full(output, layers, stop_at=vgg_full.names[-1])
+        content_feats = vgg_full(content, layers, stop_at=vgg_full.names[-1])
+        return self.objective(output, feats, content_feats, style)
+
+    def objective(self, output: torch.Tensor, feats: dict, content_feats: dict,
+                  style: torch.Tensor):
+        """Weighted terms from VGG features of the output and of the content."""
         terms = {}
         content_term = sum(w * content_loss(feats[n], content_feats[n])
                            for n, w in self.content_layers.items())

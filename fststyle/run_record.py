@@ -42,7 +42,8 @@ class RunCSVLogger(CSVLogger):
     """CSVLogger writing `metrics.csv` straight into the run folder, continuing on resume."""
 
     def __init__(self, run_dir, resume_step: int | None = None):
-        super().__init__(save_dir=run_dir, name="", version="")
+        # Flushed every step: a killed run keeps its history up to the kill (one short append).
+        super().__init__(save_dir=run_dir, name="", version="", flush_logs_every_n_steps=1)
         self.resume_step = resume_step
 
     @property

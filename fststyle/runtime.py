@@ -115,6 +115,24 @@ class Stylizer:
         self.metadata = meta
         self.styles: list[str] = json.loads(meta["styles"])
         self.baked = len(self.session.get_inputs()) == 1  # exported with --style NAME
+        self._check_signature(path)
+
+    def _check_signature(self, path: Path) -> None:
+        """A foreign or damaged model fails here, by name, not deep inside onnxruntime."""
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        expected = {"image"} if self.baked else {"image", "style_weights"}
+        outputs = [o.name for o in self.session.get_outputs()]
+        problem = None
+        if set(inputs) != expected or outputs != ["stylized"]:
+            problem = (f"inputs {sorted(inputs)} and outputs {outputs}, expected "
+                       f"{sorted(expected)} and ['stylized']")
+        elif len(inputs["image"].shape) != 4 or inputs["image"].type != "tensor(float)":
+            problem = f"input 'image' is {inputs['image'].type} {inputs['image'].shape}"
+        elif not self.baked and inputs["style_weights"].shape[1] not in (len(self.styles),):
+            problem = (f"'style_weights' has {inputs['style_weights'].shape[1]} columns but the "
+                       f"metadata names {len(self.styles)} styles")
+        if problem:
+            raise ValueError(f"{path}: not an fststyle model: {problem}")
 
     def stylize(self, image, style=None, preserve_color: bool = False,
                 max_size: int | None = None):

@@ -1,8 +1,8 @@
 """Experiment tracking: which Lightning loggers a run writes to, and the run's local record.
 
 Every run keeps a local record in its run folder, whatever else it logs to: config.yaml,
-metrics.csv, samples/step_*.png, final_metrics.json and artifacts/ (files attached after
-training with `log_artifact_to_run`). `python -m fststyle.compare` reads exactly these.
+metrics.csv, samples/step_*.png, final_metrics.json, environment.json and artifacts/ (files
+attached after training with `log_artifact_to_run`); `python -m fststyle.compare` reads them.
 Lightning and neptune are imported only where needed, so that compare starts fast and fststyle
 works without neptune installed.
 """
@@ -10,11 +10,15 @@ works without neptune installed.
 from __future__ import annotations
 
 import json
+import os
+import platform
 import shutil
+import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from fststyle import __version__
 from fststyle.atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
 
 LOGGERS = ("auto", "neptune", "csv", "tensorboard")
 FINAL_METRICS = "final_metrics.json"  # the numbers at the end of training, {metric: value}
+ENVIRONMENT = "environment.json"  # git commit, versions, hardware: see environment()
 NEPTUNE_INFO = "neptune.json"  # how the run was tracked: mode, project, server run id
 GRID_PADDING = 2  # pixels around tiles in fststyle.images.sample_grid (make_grid's default)
 INT32 = 2**31  # Neptune integer fields are 32-bit
@@ -46,10 +51,16 @@ def neptune_available() -> bool:
 
 
 def make_loggers(kind: str, run_dir: Path, run_name: str, config: dict | None = None,
-                 neptune_mode: str | None = None,
-                 neptune_project: str | None = None) -> list[Logger]:
-    """The run's loggers; the CSV logger comes first so that its folder is the run folder."""
-    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+                 neptune_mode: str | None = None, neptune_project: str | None = None,
+                 resume_step: int | None = None) -> list[Logger]:
+    """The run's loggers; the CSV logger comes first so that its folder is the run folder.
+
+    resume_step: the global step of the checkpoint a resumed run starts from; the local
+    metrics.csv keeps the rows before it.
+    """
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    from fststyle.run_record import RunCSVLogger
 
     if kind not in LOGGERS:
         raise ValueError(f"--logger must be one of {', '.join(LOGGERS)}, got {kind!r}")
@@ -61,7 +72,7 @@ def make_loggers(kind: str, run_dir: Path, run_name: str, config: dict | None = 
     elif kind == "neptune" and not neptune_available():
         raise ValueError("--logger neptune: the neptune package (1.x API) is not installed; "
                          "pip install 'neptune>=1.10,<2', or use --logger csv")
-    loggers: list[Logger] = [CSVLogger(save_dir=run_dir, name="", version="")]
+    loggers: list[Logger] = [RunCSVLogger(run_dir, resume_step)]
     if kind == "tensorboard":
         loggers.append(TensorBoardLogger(save_dir=run_dir, name="", version="tensorboard"))
     if kind == "neptune":
@@ -72,11 +83,12 @@ def make_loggers(kind: str, run_dir: Path, run_name: str, config: dict | None = 
 
 
 def log_run_end(loggers: list[Logger], model_path: Path, summary: dict) -> None:
-    """Record the final numbers beside the model, hand them and the model file to loggers
-    that keep artefacts, then close those loggers (Lightning's finalize leaves them open for
-    this)."""
-    with atomic_path(Path(model_path).parent / FINAL_METRICS) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    """Record the final numbers and the environment beside the model; hand the numbers and
+    the model file to loggers that keep artefacts, then close those loggers (Lightning's
+    finalize leaves them open for this)."""
+    for name, record in [(FINAL_METRICS, summary), (ENVIRONMENT, environment())]:
+        with atomic_path(Path(model_path).parent / name) as tmp:
+            tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     for logger in loggers:
         if hasattr(logger, "log_final"):
             logger.log_final(summary)
@@ -140,6 +152,36 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, str | int | float | bool]
     return flat
 
 
+def git_commit() -> tuple[str, bool]:
+    """(commit, has uncommitted changes) of the fststyle checkout, ("unknown", False) if none."""
+    here = Path(__file__).parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                              text=True, timeout=10)
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=here,
+                               capture_output=True, timeout=10).returncode == 1
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return (head.stdout.strip(), dirty) if head.returncode == 0 else ("unknown", False)
+
+
+def environment() -> dict[str, Any]:
+    """Where the run ran: code version, library versions, hardware, world size."""
+    import pytorch_lightning as pl
+    import torch
+
+    commit, dirty = git_commit()
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    dist = torch.distributed.is_available() and torch.distributed.is_initialized()
+    return {"source/git_commit": commit, "source/git_dirty": dirty,
+            "environment/fststyle": __version__, "environment/torch": torch.__version__,
+            "environment/lightning": pl.__version__,
+            "environment/python": platform.python_version(),
+            "environment/platform": platform.platform(), "environment/cpu_count": os.cpu_count(),
+            "environment/gpus": ", ".join(gpus) or "none",
+            "environment/world_size": torch.distributed.get_world_size() if dist else 1}
+
+
 def style_names(config: dict | None) -> list[str]:
     """Style names of a run config: the file stems (fststyle.images.style_name, without
     importing torch)."""
@@ -170,10 +212,14 @@ def split_grid(grid: Image.Image, n_styles: int) -> list[Image.Image] | None:
     None when the width does not fit that layout."""
     from PIL import Image
 
-    pad = GRID_PADDING
+    pad, rgb = GRID_PADDING, grid.convert("RGB")
     step, rest = divmod(grid.width - pad, n_styles + 1) if n_styles > 0 else (0, 1)
     if rest or step <= pad:
         return None
+    gutters = [rgb.crop((x, 0, x + pad, grid.height)).getextrema()
+               for x in range(0, grid.width, step)]
+    if any(band != (255, 255) for gutter in gutters for band in gutter):
+        return None  # not (n_styles + 1) tiles between white padding
     photo = grid.crop((0, 0, step + pad, grid.height))  # left padding, photo, padding
     parts = []
     for i in range(1, n_styles + 1):

@@ -66,7 +66,7 @@ class TrainCLI(LightningCLI):
                             help="Tracker beside the local CSV record: auto | neptune | csv | "
                                  "tensorboard (auto: neptune when installed)")
         parser.add_argument("--neptune_mode", type=str | None, default=None,
-                            help="async | offline | debug | read-only (default: NEPTUNE_MODE, "
+                            help="async | offline | debug | sync (default: NEPTUNE_MODE, "
                                  "else async with NEPTUNE_API_TOKEN+NEPTUNE_PROJECT, else offline)")
         parser.add_argument("--neptune_project", type=str | None, default=None,
                             help="workspace/project (default: NEPTUNE_PROJECT)")
@@ -86,10 +86,17 @@ class TrainCLI(LightningCLI):
         if logger in (None, True):
             logger = make_loggers(cfg.logger, self.run_dir, self.run_name,
                                   config=self.config.as_dict(), neptune_mode=cfg.neptune_mode,
-                                  neptune_project=cfg.neptune_project)
+                                  neptune_project=cfg.neptune_project,
+                                  resume_step=checkpoint_step(self.ckpt_path))
         return super().instantiate_trainer(
             callbacks=[*user_callbacks, checkpoint, self.preemption], logger=logger,
             default_root_dir=str(self.run_dir), **kwargs)
+
+
+def checkpoint_step(path: str | None) -> int | None:
+    if path is None:
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
 
 
 def resolve_run(root: Path, run_name: str | None, ckpt_path: str | None) -> tuple[str, str | None]:

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+.venv/bin/python -m pip install -q -e ".[track]"
 py=.venv/bin/python
 $py -m fststyle.train --run_name demo --trainer.enable_progress_bar false "$@"
 $py -m fststyle.export checkpoints/demo/model.safetensors --out exports/demo.onnx

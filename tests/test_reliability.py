@@ -1,6 +1,7 @@
 """Reliability: bad images, pre-emption, crashes, non-finite losses, untrusted files."""
 
 import csv
+import json
 import functools
 import os
 import shutil
@@ -192,3 +193,42 @@ def test_safetensors_model_with_foreign_metadata_is_refused(tmp_path):
     save_file({"w": torch.zeros(2)}, str(path), metadata={"format": "pt"})
     with pytest.raises(ValueError, match="not an fststyle model"):
         fststyle.load_model(path)
+
+
+def _onnx_identity(path, input_names, styles=None):
+    import onnx
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["B", 3, "H", "W"])
+              for n in input_names]
+    out = helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["B", 3, "H", "W"])
+    graph = helper.make_graph([helper.make_node("Identity", [input_names[0]], ["stylized"])],
+                              "g", inputs, [out])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    if styles is not None:
+        helper.set_model_props(model, {"styles": json.dumps(styles)})
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("inputs, styles, match", [
+    (["image"], None, "no 'styles' metadata"),
+    (["pixels"], ["a"], r"inputs \['pixels'\]"),
+    (["image", "style_weights"], ["a", "b"], "'style_weights' has 3 columns"),
+])
+def test_runtime_rejects_foreign_onnx_models(tmp_path, inputs, styles, match):
+    from fststyle.runtime import Stylizer
+
+    path = _onnx_identity(tmp_path / "foreign.onnx", inputs, styles)
+    with pytest.raises(ValueError, match=match) as e:
+        Stylizer(path)
+    assert str(path) in str(e.value)
+
+
+def test_runtime_rejects_a_file_that_is_not_onnx(tmp_path):
+    from fststyle.runtime import Stylizer
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="not a loadable ONNX model"):
+        Stylizer(path)

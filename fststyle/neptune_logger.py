@@ -1,0 +1,296 @@
+"""A Lightning logger on the `neptune` client (1.x API) that works with or without a server.
+
+    python -m fststyle.train --logger neptune                     # offline unless a server is set
+    NEPTUNE_API_TOKEN=... NEPTUNE_PROJECT=team/fststyle python -m fststyle.train   # own server
+    neptune sync --path checkpoints/RUN --project team/fststyle   # upload an offline run later
+    python -c "from neptune.cli.commands import sync; sync()" --path checkpoints/RUN ...  # same
+
+(The second form runs where the `neptune` script fails on "No module named 'pkg_resources'":
+the 1.x CLI imports it, and setuptools >= 81 no longer ships it.)
+
+Lightning >= 2.6.2's NeptuneLogger only raises ("Neptune has been sunset") and Neptune's hosted
+service closed in March 2026, so fststyle carries its own. Mode: the argument, else NEPTUNE_MODE,
+else async when NEPTUNE_API_TOKEN and a project are set, else offline. The client keeps its data
+(offline runs, async send buffers) in <run_dir>/.neptune (it reads NEPTUNE_DATA_DIRECTORY as a
+run starts). A server that does not answer an HTTP request within PROBE_TIMEOUT_S, or answers
+with a 5xx status, sends the run offline with one line saying so; left to itself the client
+would retry each call for 60 s.
+
+Stable field names, so that runs line up as columns: parameters/<config path>, sys/name,
+sys/tags, a series per metric (train/style/relu1_1 -> train/style_relu1_1: a Neptune field cannot
+also be a namespace), val/samples/<style> images, final/<metric>, artifacts/<name> (copies, so a
+later sync has them), source/git_commit, environment/* (versions, hardware, world size).
+"""
+
+import base64
+import hashlib
+import json
+import os
+import ssl
+import threading
+import urllib.error
+import urllib.request
+import warnings
+from argparse import Namespace
+from pathlib import Path
+
+from pytorch_lightning.loggers import Logger
+from pytorch_lightning.loggers.logger import rank_zero_experiment
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
+from typing_extensions import override
+
+from fststyle.atomic import atomic_path
+from fststyle.tracking import (NEPTUNE_INFO, environment, flatten, run_tags, say, split_grid,
+                               style_names)
+
+MODES = ("async", "sync", "offline", "debug")  # read-only cannot record a run
+PROBE_TIMEOUT_S = 5.0  # a server silent this long is taken as down: the run goes offline
+STOP_TIMEOUT_S = 60.0  # at the end, wait this long for unsent data; the rest stays for sync
+SYNC = 'python -c "from neptune.cli.commands import sync; sync()"'  # = `neptune sync`, see above
+
+# CPU-only machines: the client's hardware monitor says it cannot find NVML, harmlessly.
+warnings.filterwarnings("ignore", message=".*NVML Shared Library Not Found.*")
+
+
+def resolve_mode(mode: str | None, project: str | None) -> str:
+    """The argument, else NEPTUNE_MODE, else async with a token and a project, else offline."""
+    mode = mode or os.environ.get("NEPTUNE_MODE")
+    has_token = bool(os.environ.get("NEPTUNE_API_TOKEN"))
+    if mode is None:
+        return "async" if has_token and project else "offline"
+    if mode not in MODES:
+        raise ValueError(f"--neptune_mode (or NEPTUNE_MODE) must be one of {', '.join(MODES)}, "
+                         f"got {mode!r}")
+    missing = [n for n, ok in [("NEPTUNE_API_TOKEN", has_token), ("NEPTUNE_PROJECT", project)]
+               if not ok]
+    if mode in ("async", "sync") and missing:
+        raise ValueError(f"--neptune_mode {mode} needs a Neptune server: set "
+                         f"{' and '.join(missing)} (or --neptune_project), or use offline")
+    return mode
+
+
+def api_url(token: str) -> str:
+    """The server address in a Neptune API token (base64 JSON): `api_url`, else `api_address`,
+    as the client picks it (neptune.internal.backends.hosted_client)."""
+    try:
+        fields = json.loads(base64.b64decode(token.strip().encode()).decode())
+        return fields.get("api_url") or fields["api_address"]
+    except (ValueError, KeyError, AttributeError) as e:
+        raise ValueError("NEPTUNE_API_TOKEN is not a Neptune API token "
+                         "(base64 JSON with an api_address)") from e
+
+
+def server_answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """True when a server answers HTTP at `url` within `timeout` s. A 4xx status or a TLS
+    complaint counts as an answer; 5xx does not (a proxy whose server is down says 502 or 503,
+    and the client would retry those for 60 s). In a thread, so slow DNS is bounded too."""
+    answered = []
+
+    def probe() -> None:
+        try:
+            urllib.request.urlopen(url, timeout=timeout).close()
+            answered.append(True)
+        except urllib.error.HTTPError as e:
+            answered.append(e.code < 500)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            answered.append(isinstance(getattr(e, "reason", e), ssl.SSLError))
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    return bool(answered and answered[0])
+
+
+def neptune_key(key: str) -> str:
+    """Lightning metric name -> Neptune field: "val/loss/udnie" -> "val/loss_udnie", because
+    val/loss is a field already and a field cannot also be a namespace."""
+    head, _, rest = key.partition("/")
+    return f"{head}/{rest.replace('/', '_')}" if rest else key
+
+
+def upload_copy(run, path: Path, name: str) -> None:
+    """Upload the file's bytes as artifacts/<name>. A path upload would only reference the
+    file, so an offline run synced later would miss a moved or rewritten file."""
+    from neptune.types import File
+
+    path = Path(path)
+    with open(path, "rb") as f:  # the client copies the stream into its data folder now
+        run[f"artifacts/{name}"].upload(File.from_stream(f, extension=path.suffix[1:] or "bin"))
+
+
+def upload_to_run(info: dict, path: Path, name: str) -> bool:
+    """Reopen a finished server run (its neptune.json `info`) and upload a copy of `path`."""
+    import neptune
+
+    where = f"{path.name} is only in the local record ({path})"
+    if not os.environ.get("NEPTUNE_API_TOKEN"):
+        say(f"neptune: NEPTUNE_API_TOKEN is not set, so {where}")
+        return False
+    url = api_url(os.environ["NEPTUNE_API_TOKEN"])
+    if not server_answers(url):
+        say(f"neptune: no working server at {url} within {PROBE_TIMEOUT_S:g} s, so {where}")
+        return False
+    previous = set_data_dir(Path(info["data_dir"]))
+    try:
+        run = neptune.init_run(with_id=info["id"], project=info["project"], mode="async",
+                               capture_stdout=False, capture_stderr=False,
+                               capture_hardware_metrics=False, git_ref=False)
+        upload_copy(run, path, name)
+        run.stop(seconds=STOP_TIMEOUT_S)
+    except Exception as e:  # the local copy exists; say why the server has none
+        say(f"neptune: could not upload to run {info['id']} ({e}), so {where}")
+        return False
+    finally:
+        set_data_dir(previous)
+    return True
+
+
+def set_data_dir(path: Path | None) -> Path | None:
+    """Point the client's data folder (NEPTUNE_DATA_DIRECTORY) at `path` (None: unset it);
+    return the previous one. The client reads it as each run starts."""
+    previous = os.environ.pop("NEPTUNE_DATA_DIRECTORY", None)
+    if path is not None:
+        os.environ["NEPTUNE_DATA_DIRECTORY"] = str(path)
+    return None if previous is None else Path(previous)
+
+
+class NeptuneLogger(Logger):
+    """Lightning logger for one Neptune run; rank 0 only. The run starts on first use."""
+
+    def __init__(self, run_dir: str | Path, run_name: str, config: dict | None = None,
+                 mode: str | None = None, project: str | None = None,
+                 probe_timeout: float = PROBE_TIMEOUT_S, **init_run_kwargs):
+        super().__init__()
+        self._run_dir, self._run_name, self._config = Path(run_dir), run_name, config
+        self._project = project or os.environ.get("NEPTUNE_PROJECT")
+        self.mode = resolve_mode(mode, self._project)  # fail before any training
+        self._probe_timeout, self._init_run_kwargs = probe_timeout, init_run_kwargs
+        self._run, self._stopped, self._previous_data_dir = None, False, None
+
+    @property
+    @override
+    def name(self) -> str:
+        return self._run_name
+
+    @property
+    @override
+    def version(self) -> str:
+        return self.mode
+
+    @property
+    @override
+    def save_dir(self) -> str:  # LightningCLI saves config.yaml here when this logger is first
+        return str(self._run_dir)
+
+    log_dir = save_dir
+
+    @property
+    @rank_zero_experiment
+    def experiment(self):
+        """The neptune Run, started on first use (rank 0; other ranks get a no-op stand-in)."""
+        if self._run is None:
+            self._run = self._start()
+        return self._run
+
+    def _start(self):
+        url = api_url(os.environ["NEPTUNE_API_TOKEN"]) if self.mode in ("async", "sync") else None
+        if url and not server_answers(url, self._probe_timeout):
+            say(f"neptune: no working server at {url} (no answer within "
+                f"{self._probe_timeout:g} s, or a 5xx status); this run logs offline instead")
+            self.mode, url = "offline", None
+        data_dir = self._run_dir / ".neptune"
+        self._previous_data_dir = set_data_dir(data_dir)
+        try:
+            run = self._init_run(url)
+        except Exception as e:
+            set_data_dir(self._previous_data_dir)
+            raise ValueError(f"neptune: could not start a run on {url} in project "
+                             f"{self._project} (check NEPTUNE_API_TOKEN and NEPTUNE_PROJECT): "
+                             f"{e}; --neptune_mode offline logs locally, to sync later") from e
+        for key, value in {**flatten(self._config or {}, "parameters/"), **environment()}.items():
+            run[key] = value
+        run["environment/run_dir"] = str(self._run_dir.resolve())
+        info = {"mode": self.mode, "project": self._project, "data_dir": str(data_dir.resolve()),
+                "id": run["sys/id"].fetch() if url else None}
+        with atomic_path(self._run_dir / NEPTUNE_INFO) as tmp:
+            tmp.write_text(json.dumps(info, indent=1) + "\n")
+        say(self._where(url, data_dir))
+        return run
+
+    def _init_run(self, url: str | None):
+        import neptune
+
+        # On a server, a resumed run (same folder) appends to the same Neptune run.
+        custom_id = "fststyle-" + hashlib.sha1(str(self._run_dir.resolve()).encode()).hexdigest()
+        return neptune.init_run(project=self._project if url else None, mode=self.mode,
+                                name=self._run_name, tags=run_tags(self._config), git_ref=False,
+                                custom_run_id=custom_id[:36] if url else None,  # max length
+                                **self._init_run_kwargs)
+
+    def _where(self, url: str | None, data_dir: Path) -> str:
+        if self.mode == "debug":
+            return "neptune: debug mode, nothing is kept"
+        if url:
+            return (f"neptune: run {self._run_name} on {url}, project {self._project}; unsent "
+                    f"data waits in {data_dir} ({SYNC} --path {self._run_dir})")
+        return (f"neptune: offline run, data in {data_dir}; to upload it later: NEPTUNE_API_TOKEN"
+                f"=... {SYNC} --path {self._run_dir} --project WORKSPACE/PROJECT")
+
+    @override
+    @rank_zero_only
+    def log_hyperparams(self, params: dict | Namespace, *args, **kwargs) -> None:
+        run = self.experiment
+        if self._config is None:  # the full run config, when given, already holds these
+            params = vars(params) if isinstance(params, Namespace) else dict(params)
+            for key, value in flatten(params, "parameters/").items():
+                run[key] = value
+
+    @override
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        run = self.experiment
+        for key, value in metrics.items():
+            run[neptune_key(key)].append(float(value), step=step)
+
+    @rank_zero_only
+    def log_image(self, key: str, image, step: int | None = None) -> None:
+        """A sample grid (PIL) -> one image series per style, key/<style>; key/all when the
+        grid cannot be cut per style."""
+        from neptune.types import File
+
+        names = style_names(self._config)
+        parts = split_grid(image, len(names)) if names else None
+        for name, part in zip(names, parts) if parts else [("all", image)]:
+            self.experiment[f"{key}/{name}"].append(File.as_image(part), step=step)
+
+    @rank_zero_only
+    def log_final(self, summary: dict[str, float]) -> None:
+        """The numbers at the end of training, as single values final/<metric>."""
+        run = self.experiment
+        for key, value in summary.items():
+            run[f"final/{neptune_key(key)}"] = float(value)
+
+    @rank_zero_only
+    def log_artifact(self, path: str | Path, name: str | None = None) -> None:
+        """Upload a copy of a file as artifacts/<name> (default: the file's stem)."""
+        upload_copy(self.experiment, Path(path), name or Path(path).stem)
+
+    @override
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        # After a successful fit the run stays open: train.main logs the last grid, the final
+        # numbers and the model, then log_run_end closes it. Failures close it now.
+        if self._run is not None and status != "success":
+            if status == "failed":
+                self._run["sys/failed"] = True
+            self.close()
+
+    @rank_zero_only
+    def close(self) -> None:
+        """Stop the run: wait (at most STOP_TIMEOUT_S) for unsent data, which otherwise stays
+        in <run_dir>/.neptune for `neptune sync`."""
+        if self._run is None or self._stopped:
+            return
+        self._run.stop(seconds=STOP_TIMEOUT_S if self.mode in ("async", "sync") else None)
+        self._stopped = True  # later logging raises the client's InactiveRunException
+        set_data_dir(self._previous_data_dir)

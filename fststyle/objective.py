@@ -1,0 +1,91 @@
+"""The Gatys et al. 2015 objective exactly as training built it, rebuilt from a model's recorded
+hyperparameters (or from options): what `fststyle.gatys` minimises and `fststyle.evaluate`
+reports, so that the network, its teacher and the do-nothing baseline are measured alike.
+
+Defaults are read from `StyleTransfer.__init__`'s signature, never copied: a recipe change in
+fststyle.module changes the measuring instrument with it.
+"""
+
+import inspect
+import json
+from pathlib import Path
+
+import torch
+
+from fststyle.images import open_rgb, resize_shorter, resolve_style, style_name, to_tensor
+from fststyle.losses import PerceptualLoss
+from fststyle.module import StyleTransfer, _deepest
+from fststyle.vgg import VGGFeatures
+
+# The StyleTransfer arguments that define the loss (the rest shape the network or optimiser).
+OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "content_weight",
+                  "style_weight", "tv_weight", "style_coefficients", "vgg_weights", "vgg_pooling")
+
+
+def training_defaults() -> dict:
+    """{key: StyleTransfer's default} for every OBJECTIVE_KEYS entry."""
+    params = inspect.signature(StyleTransfer.__init__).parameters
+    return {k: params[k].default for k in OBJECTIVE_KEYS}
+
+
+def model_hparams(path: str | Path) -> dict:
+    """The training hyperparameters recorded in a .safetensors, .ckpt or .onnx model file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--model: model file not found: {path}")
+    if path.suffix == ".onnx":
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+        hparams = json.loads(props.get("training_config", "{}")).get("hparams") or {}
+    else:
+        from fststyle.model_io import load_model
+
+        meta = load_model(path).metadata or {}
+        hparams = meta.get("model") or meta.get("hyper_parameters") or {}
+    if "styles" not in hparams:
+        raise ValueError(f"--model {path}: no training hyperparameters recorded (expected a "
+                         "model.safetensors or .ckpt written by fststyle.train, or its export)")
+    return hparams
+
+
+def resolve_hparams(hparams: dict) -> dict:
+    """`hparams` restricted to OBJECTIVE_KEYS, training defaults filling what is missing."""
+    chosen = {k: v for k, v in hparams.items() if k in OBJECTIVE_KEYS}
+    return {**training_defaults(), **chosen}
+
+
+def objective_from_hparams(hparams: dict, style_files: list[str | Path] | None = None,
+                           device: str | torch.device = "cpu") -> PerceptualLoss:
+    """The training loss (PerceptualLoss with its style Gram targets set), in fp32.
+
+    style_files: images to use instead of the recorded `styles` entries (e.g. when a recorded
+    path does not exist on this machine); one per style, in the same order.
+    """
+    hp = resolve_hparams(hparams)
+    entries = list(hp["styles"])
+    if style_files is not None and len(style_files) != len(entries):
+        raise ValueError(f"--style-files: {len(style_files)} file(s) for {len(entries)} styles "
+                         f"{[style_name(s) for s in entries]}")
+    try:
+        files = [resolve_style(str(s)) for s in (style_files or entries)]
+    except ValueError as e:
+        raise ValueError(f"{e}; give the style images with --style-files") from e
+    layers = list(hp["content_layers"]) + list(hp["style_layers"])
+    vgg = VGGFeatures(hp["vgg_weights"], _deepest(layers), hp["vgg_pooling"])
+    loss = PerceptualLoss(vgg, hp["content_layers"], hp["style_layers"], hp["content_weight"],
+                          hp["style_weight"], hp["tv_weight"], len(entries),
+                          hp["style_coefficients"]).to(device)
+    size = hp["style_size"]  # as in training: shorter side resized, no crop
+    loss.set_style_targets([to_tensor(resize_shorter(open_rgb(f), size))[None] for f in files])
+    loss.style_names = [style_name(str(s)) for s in entries]
+    return loss
+
+
+def measure(objective: PerceptualLoss, image: torch.Tensor, content: torch.Tensor,
+            style: int) -> dict[str, float]:
+    """Objective terms of one (1, 3, H, W) image against its content image and style index:
+    {"total", "content", "style", "tv"}, each already weighted, as floats."""
+    with torch.no_grad():
+        total, terms = objective(image, content, torch.tensor([style], device=image.device))
+    return {"total": float(total), **{k: float(terms[k]) for k in ("content", "style", "tv")}}

@@ -1,0 +1,145 @@
+"""Training-step throughput: fststyle's step vs the plain formulation, side by side.
+
+    python scripts/bench_train.py --device cpu --size 256 --batch 4
+    python scripts/bench_train.py --device cuda --size 256 --batch 16 --compile --json out.json
+
+One step = network forward + backward, VGG on the output and the content, loss, Adam step.
+fststyle's step: VGG truncated at the deepest loss layer, content features without autograd
+and only up to relu4_2, style Grams precomputed (fp32), bf16 autocast where the hardware has
+bf16, channels_last, fused Adam on CUDA, optionally torch.compile. The baseline (`--baseline`,
+on by default): two full VGG19 passes (to relu5_4, both tracked by autograd), fp32, NCHW.
+Median of --steps timed steps after --warmup; prints images/s, peak memory, and last
+`speedup: <ratio>`. Random VGG weights by default: the speed does not depend on them.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from contextlib import nullcontext
+
+import torch
+
+from fststyle.losses import PerceptualLoss
+from fststyle.module import CONTENT_LAYERS, STYLE_LAYERS
+from fststyle.network import TransformerNet
+from fststyle.vgg import VGGFeatures
+
+
+def bf16_supported(device: str) -> bool:
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def build(args, device: str):
+    torch.manual_seed(0)
+    net = TransformerNet(4).to(device)
+    vgg = VGGFeatures(args.vgg_weights, "relu5_1").to(device)
+    loss = PerceptualLoss(vgg, CONTENT_LAYERS, STYLE_LAYERS, 3.0, 50.0, 1e-4, 4).to(device)
+    loss.set_style_targets([torch.rand(1, 3, args.size, args.size) for _ in range(4)])
+    return net, loss
+
+
+def make_step(args, device: str, optimised: bool):
+    """A closure that runs one full training step; returns it and the batch size."""
+    net, loss = build(args, device)
+    full_vgg = None if optimised else VGGFeatures(args.vgg_weights, "relu5_4").to(device)
+    fmt = torch.channels_last if optimised else torch.contiguous_format
+    net.to(memory_format=fmt)
+    loss.vgg.to(memory_format=fmt)
+    if optimised and args.compile:
+        net.compile()
+        loss.vgg.compile()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=optimised and device == "cuda")
+    use_bf16 = optimised and bf16_supported(device) and not args.fp32
+    autocast = (torch.autocast(device, dtype=torch.bfloat16) if use_bf16 else nullcontext())
+    content = torch.rand(args.batch, 3, args.size, args.size, device=device)
+    content = content.contiguous(memory_format=fmt)
+    style = torch.arange(args.batch, device=device) % 4
+
+    def step() -> None:
+        with autocast:
+            out = net(content, style)
+            total, _ = (loss(out, content, style) if optimised
+                        else loss.plain_forward(full_vgg, out, content, style))
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+    return step, use_bf16
+
+
+def measure(step, args, device: str) -> dict:
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(args.warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    return {"images_per_sec": args.batch / median, "ms_per_step": median * 1e3,
+            "peak_memory_mb": peak_memory_mb(device)}
+
+
+def peak_memory_mb(device: str) -> float:
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource  # peak resident set size of this process (Linux: KiB)
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--compile", action="store_true", help="torch.compile fststyle's step")
+    p.add_argument("--fp32", action="store_true", help="fststyle's step without bf16")
+    p.add_argument("--no-baseline", dest="baseline", action="store_false")
+    p.add_argument("--vgg-weights", default="random", help="random | caffe | ...")
+    p.add_argument("--json", help="also write the results here")
+    args = p.parse_args(argv)
+    results = {"device": args.device, "size": args.size, "batch": args.batch,
+               "torch": torch.__version__, "machine": machine(args.device)}
+    step, bf16 = make_step(args, args.device, optimised=True)
+    results["fststyle"] = {**measure(step, args, args.device), "bf16": bf16,
+                           "channels_last": True, "compile": args.compile}
+    print(row("fststyle", results["fststyle"]))
+    if args.baseline:
+        step, _ = make_step(args, args.device, optimised=False)
+        results["baseline"] = measure(step, args, args.device)
+        print(row("baseline", results["baseline"]))
+        results["speedup"] = (results["fststyle"]["images_per_sec"]
+                              / results["baseline"]["images_per_sec"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    if args.baseline:
+        print(f"speedup: {results['speedup']:.2f}")
+    return results
+
+
+def row(name: str, r: dict) -> str:
+    return (f"{name:9s} {r['images_per_sec']:8.2f} images/s  {r['ms_per_step']:9.1f} ms/step  "
+            f"peak {r['peak_memory_mb']:8.0f} MB")
+
+
+def machine(device: str) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

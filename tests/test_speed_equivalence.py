@@ -1,0 +1,54 @@
+"""Speed never changes the objective: the optimised training-step loss (truncated VGG, content
+features without autograd, bf16 autocast, channels_last) equals the plain formulation's."""
+
+import pytest
+import torch
+
+from fststyle.losses import PerceptualLoss
+from fststyle.module import CONTENT_LAYERS, STYLE_LAYERS
+from fststyle.network import TransformerNet
+from fststyle.vgg import VGGFeatures
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    vgg = VGGFeatures("caffe", "relu5_1")
+    loss = PerceptualLoss(vgg, CONTENT_LAYERS, STYLE_LAYERS, 3.0, 50.0, 1e-4, 2)
+    loss.set_style_targets([torch.rand(1, 3, 64, 80), torch.rand(1, 3, 72, 64)])
+    net = TransformerNet(2, alpha=0.5, num_residual_blocks=2)
+    content = torch.rand(2, 3, 64, 64)
+    return loss, VGGFeatures("caffe", "relu5_4"), net, content, torch.tensor([0, 1])
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs() / b.abs()).item()
+
+
+def test_fp32_optimised_step_equals_plain_formulation(setup):
+    loss, full_vgg, net, content, style = setup
+    out = net(content, style)
+    fast, fast_terms = loss(out, content, style)
+    plain, plain_terms = loss.plain_forward(full_vgg, out, content, style)
+    assert rel(fast, plain) <= 1e-4
+    for k in plain_terms:
+        assert rel(fast_terms[k], plain_terms[k]) <= 1e-4, k
+    g_fast = torch.autograd.grad(fast, out, retain_graph=True)[0]
+    g_plain = torch.autograd.grad(plain, out)[0]
+    torch.testing.assert_close(g_fast, g_plain, rtol=1e-3, atol=1e-6 * g_plain.abs().max().item())
+
+
+def test_bf16_channels_last_step_within_2e_2_of_plain_fp32(setup):
+    loss, full_vgg, net, content, style = setup
+    with torch.no_grad():
+        plain, _ = loss.plain_forward(full_vgg, net(content, style), content, style)
+        loss.vgg.to(memory_format=torch.channels_last)
+        net_cl = TransformerNet(2, alpha=0.5, num_residual_blocks=2)
+        net_cl.load_state_dict(net.state_dict())
+        net_cl.to(memory_format=torch.channels_last)
+        c = content.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast, _ = loss(net_cl(c, style), c, style)
+        loss.vgg.to(memory_format=torch.contiguous_format)
+    assert fast.dtype == torch.float32  # Grams and losses stay fp32 under autocast
+    assert rel(fast, plain) <= 2e-2

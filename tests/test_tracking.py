@@ -1,0 +1,305 @@
+"""Tracking: the neptune logger in debug and offline modes, the CSV fallback without neptune, an
+unreachable server (127.0.0.1:9, nothing else is contacted), and the run-record helpers."""
+
+import base64
+import http.server
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+import fststyle.train
+from fststyle.images import sample_grid
+from fststyle.neptune_logger import (PROBE_TIMEOUT_S, SYNC, NeptuneLogger, api_url, neptune_key,
+                                     resolve_mode)
+from fststyle.tracking import (flatten, log_artifact_to_run, make_loggers, run_tags,
+                               split_grid)
+from fststyle.train import main
+
+from conftest import tiny_args
+
+CONFIG = {"model": {"styles": ["/x/starry_night.jpg", "udnie"], "vgg_weights": "caffe",
+                    "style_weight": 50.0, "style_layers": {"relu1_1": 0.2},
+                    "style_coefficients": None},
+          "data": {"image_size": 256}, "seed_everything": 2**40}
+FAKE_TOKEN = base64.b64encode(json.dumps(
+    {"api_address": "http://127.0.0.1:9", "api_url": "http://127.0.0.1:9", "api_key": "x"}
+).encode()).decode()
+
+
+@pytest.fixture(autouse=True)
+def no_neptune_env(monkeypatch, tmp_path):
+    """No user settings leak in, no proxy gets between us and 127.0.0.1, and any stray
+    .neptune folder would land in tmp_path."""
+    for name in ["NEPTUNE_MODE", "NEPTUNE_API_TOKEN", "NEPTUNE_PROJECT", "NEPTUNE_DATA_DIRECTORY",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.chdir(tmp_path)
+
+
+def test_flatten_tags_and_keys():
+    flat = flatten(CONFIG)
+    assert flat["model/style_weight"] == 50.0 and flat["model/style_layers/relu1_1"] == 0.2
+    assert flat["model/styles"] == '["/x/starry_night.jpg", "udnie"]'
+    assert flat["model/style_coefficients"] == "null" and flat["seed_everything"] == str(2**40)
+    assert run_tags(CONFIG) == ["styles:starry_night+udnie", "style:starry_night", "style:udnie",
+                                "vgg:caffe", "size:256"]
+    assert neptune_key("val/loss/udnie") == "val/loss_udnie" and neptune_key("epoch") == "epoch"
+
+
+def test_split_grid_cuts_sample_grid_per_style():
+    photos = torch.zeros(3, 3, 8, 10)  # (P, 3, H, W): black photos, then a gray and a white style
+    grid = sample_grid(photos, [torch.full_like(photos, 0.5), torch.ones_like(photos)])
+    first, second = split_grid(grid, 2)
+    assert first.size == second.size == (2 + 10 + 2 + 10 + 2, grid.height)
+    assert first.getpixel((5, 5)) == (0, 0, 0) and second.getpixel((5, 5)) == (0, 0, 0)
+    assert first.getpixel((20, 5)) == (128, 128, 128) and second.getpixel((20, 5)) == (255,) * 3
+    assert split_grid(grid, 3) is None  # width does not fit 3 styles
+
+
+def test_mode_resolution(monkeypatch):
+    assert resolve_mode(None, None) == "offline"
+    assert resolve_mode("debug", None) == "debug"
+    monkeypatch.setenv("NEPTUNE_API_TOKEN", FAKE_TOKEN)
+    assert resolve_mode(None, None) == "offline"  # a token but no project
+    assert resolve_mode(None, "team/proj") == "async"
+    monkeypatch.setenv("NEPTUNE_MODE", "offline")
+    assert resolve_mode(None, "team/proj") == "offline"
+    assert api_url(FAKE_TOKEN) == "http://127.0.0.1:9"
+    with pytest.raises(ValueError, match="not a Neptune API token"):
+        api_url("not-a-token")
+    with pytest.raises(ValueError, match="must be one of"):
+        resolve_mode("read-only", None)
+    monkeypatch.delenv("NEPTUNE_API_TOKEN")
+    with pytest.raises(ValueError, match="needs a Neptune server: set NEPTUNE_API_TOKEN"):
+        resolve_mode("async", "team/proj")
+
+
+def test_make_loggers(tmp_path):
+    with pytest.raises(ValueError, match="--logger must be one of"):
+        make_loggers("wandb", tmp_path, "r")
+    csv, neptune = make_loggers("neptune", tmp_path, "r", neptune_mode="debug")
+    assert isinstance(csv, CSVLogger) and Path(csv.log_dir) == tmp_path  # config.yaml goes here
+    assert isinstance(neptune, NeptuneLogger)
+    assert neptune.log_dir == neptune.save_dir == str(tmp_path)
+    assert len(make_loggers("csv", tmp_path, "r")) == 1
+
+
+def test_only_rank_zero_logs(tmp_path, monkeypatch):
+    logger = NeptuneLogger(tmp_path, "r", mode="debug")
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    logger.log_metrics({"train/loss": 1.0}, step=0)
+    logger.experiment["x"] = 1  # a no-op stand-in
+    assert logger._run is None and not (tmp_path / ".neptune").exists()
+
+
+def snapshot(run) -> dict:
+    """Every field of a debug-mode run: values of atoms, [(step, value)] of float series, the
+    type name of everything else."""
+    def walk(tree, prefix=""):
+        for key, node in tree.items():
+            if isinstance(node, dict):
+                yield from walk(node, f"{prefix}{key}/")
+            else:
+                yield f"{prefix}{key}", node
+
+    fields = {}
+    for path, attribute in walk(run.get_structure()):
+        kind = type(attribute).__name__
+        if kind in ("Float", "Integer", "String", "Boolean", "StringSet"):
+            fields[path] = run[path].fetch()
+        elif kind == "FloatSeries":
+            values = run[path].fetch_values()  # a DataFrame, without columns when empty
+            fields[path] = list(zip(values["step"], values["value"])) if len(values) else []
+        else:
+            fields[path] = kind
+    return fields
+
+
+def test_debug_mode_records_params_tags_metrics_images(tmp_path, photo_dir, style_files,
+                                                       monkeypatch):
+    recorded = {}
+    close = NeptuneLogger.close
+
+    def close_and_keep(self):  # a stopped run cannot be read, so read it just before
+        recorded.update(snapshot(self._run))
+        close(self)
+
+    monkeypatch.setattr(NeptuneLogger, "close", close_and_keep)
+    main(tiny_args(photo_dir, style_files, tmp_path, "--run_name", "dbg", "--logger",
+                   "neptune", "--neptune_mode", "debug", "--trainer.max_steps", "2",
+                   "--trainer.log_every_n_steps", "1"))
+    assert recorded["sys/name"] == "dbg"
+    assert recorded["sys/tags"] == {"styles:s1+s2", "style:s1", "style:s2", "vgg:random", "size:64"}
+    assert recorded["parameters/model/style_weight"] == 50.0
+    assert recorded["parameters/data/image_size"] == 64
+    assert recorded["parameters/trainer/max_steps"] == 2
+    assert [s for s, _ in recorded["train/loss"]] == [0, 1]
+    assert [s for s, _ in recorded["train/style_relu1_1"]] == [0, 1]
+    assert recorded["val/samples/s1"] == recorded["val/samples/s2"] == "FileSeries"
+    assert recorded["final/train/loss"] == pytest.approx(recorded["train/loss"][-1][1])
+    assert recorded["artifacts/model"] == "File"
+    assert recorded["environment/torch"] == torch.__version__
+    assert recorded["environment/world_size"] == 1 and recorded["source/git_commit"]
+    run = tmp_path / "checkpoints/dbg"  # the local record is kept too
+    for name in ["config.yaml", "metrics.csv", "final_metrics.json", "samples/step_000002.png"]:
+        assert (run / name).is_file(), name
+
+
+def test_offline_run_writes_under_run_dir(tmp_path, photo_dir, style_files, capsys):
+    model = main(tiny_args(photo_dir, style_files, tmp_path, "--run_name", "off", "--logger",
+                           "neptune", "--neptune_mode", "offline", "--trainer.max_steps", "2"))
+    run = model.parent
+    (container,) = (run / ".neptune" / "offline").glob("run__*")
+    ops = [json.loads(line)["obj"] for line in open(container / "data-1.log")]
+    paths = {"/".join(op["path"]) for op in ops}
+    assert {"sys/name", "parameters/model/style_weight", "val/samples/s1",
+            "artifacts/model"} <= paths
+    copies = list((container / "upload_path").glob("artifacts_model-*.safetensors"))
+    assert [c.read_bytes() for c in copies] == [model.read_bytes()]  # a copy, not a reference
+    assert json.loads((run / "neptune.json").read_text())["mode"] == "offline"
+    err = capsys.readouterr().err
+    assert f"{SYNC} --path {run}" in err and str(run / ".neptune") in err
+    assert not (tmp_path / ".neptune").exists()  # nothing in the working directory
+    onnx = tmp_path / "demo.onnx"
+    onnx.write_bytes(b"onnx")
+    assert log_artifact_to_run(run, onnx).read_bytes() == b"onnx"  # kept in run/artifacts/
+    assert "cannot take files after it ended" in capsys.readouterr().err
+    main(tiny_args(photo_dir, style_files, tmp_path, "--run_name", "off", "--logger", "neptune",
+                   "--neptune_mode", "offline", "--trainer.max_steps", "3", "--ckpt_path", "last"))
+    assert len(list((run / ".neptune" / "offline").glob("run__*"))) == 2  # resumed: a new record
+
+
+def test_without_neptune_trains_with_csv_and_says_so(tmp_path, photo_dir, style_files, capsys,
+                                                     monkeypatch):
+    monkeypatch.setitem(sys.modules, "neptune", None)  # `import neptune` raises ImportError
+    with pytest.raises(ValueError, match="--logger neptune: the neptune package"):
+        make_loggers("neptune", tmp_path, "r")
+    loggers = []
+    monkeypatch.setattr(fststyle.train, "make_loggers",
+                        lambda *a, **k: loggers.extend(make_loggers(*a, **k)) or loggers)
+    main(tiny_args(photo_dir, style_files, tmp_path, "--run_name", "nonep",
+                   "--trainer.max_steps", "2", "--trainer.log_every_n_steps", "1"))
+    err = capsys.readouterr().err.replace(str(tmp_path), "TMP")  # the folder's name has "neptune"
+    said = [line for line in err.splitlines() if "neptune" in line.lower()]
+    assert len(said) == 1 and "logs to CSV only" in said[0]
+    assert [type(lg) for lg in loggers] == [CSVLogger]
+    assert (tmp_path / "checkpoints/nonep/metrics.csv").is_file()
+
+
+def test_unreachable_server_goes_offline_within_timeout(tmp_path, photo_dir, style_files,
+                                                        capsys, monkeypatch):
+    """Documented bound: the probe gives up after PROBE_TIMEOUT_S (5 s), where the client
+    alone would retry for 60 s. Timed: the Neptune run's start, not the (load-dependent)
+    training around it; 30 s leaves room for a busy machine."""
+    monkeypatch.setenv("NEPTUNE_API_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("NEPTUNE_PROJECT", "team/proj")
+    took, start_run = [], NeptuneLogger._start
+
+    def timed_start(self):
+        begin = time.monotonic()
+        try:
+            return start_run(self)
+        finally:
+            took.append(time.monotonic() - begin)
+
+    monkeypatch.setattr(NeptuneLogger, "_start", timed_start)
+    model = main(tiny_args(photo_dir, style_files, tmp_path, "--run_name", "down",
+                           "--logger", "neptune", "--trainer.max_steps", "2"))
+    assert len(took) == 1 and took[0] < 30 and PROBE_TIMEOUT_S <= 10
+    assert "no working server at http://127.0.0.1:9" in capsys.readouterr().err
+    assert json.loads((model.parent / "neptune.json").read_text())["mode"] == "offline"
+    assert list((model.parent / ".neptune" / "offline").glob("run__*"))
+
+
+def test_silent_server_goes_offline_after_probe_timeout(tmp_path, capsys, monkeypatch):
+    """A server that takes the connection but never answers (a socket nobody accepts on)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("NEPTUNE_API_TOKEN", base64.b64encode(json.dumps(
+            {"api_address": url, "api_key": "x"}).encode()).decode())
+        logger = NeptuneLogger(tmp_path, "r", project="team/proj", probe_timeout=1.0)
+        assert logger.mode == "async"
+        start = time.monotonic()
+        logger.log_metrics({"train/loss": 1.0}, step=0)
+        assert time.monotonic() - start < 30 and logger.mode == "offline"
+        logger.close()
+    assert f"no working server at {url} (no answer within 1 s" in capsys.readouterr().err
+
+
+def http_server(status: int) -> http.server.ThreadingHTTPServer:
+    """A server on 127.0.0.1 that answers every request with `status`."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.end_headers()
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def token_for(server, monkeypatch) -> str:
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("NEPTUNE_API_TOKEN", base64.b64encode(json.dumps(
+        {"api_address": url, "api_key": "x"}).encode()).decode())
+    return url
+
+
+def test_server_behind_a_failing_proxy_goes_offline(tmp_path, capsys, monkeypatch):
+    server = http_server(503)  # a reverse proxy whose Neptune server is down
+    url = token_for(server, monkeypatch)
+    try:
+        logger = NeptuneLogger(tmp_path, "r", project="team/proj")
+        start = time.monotonic()
+        logger.log_metrics({"train/loss": 1.0}, step=0)  # the client alone: 60 s of retries
+        assert time.monotonic() - start < 30 and logger.mode == "offline"
+        logger.close()
+    finally:
+        server.shutdown()
+    assert f"no working server at {url}" in capsys.readouterr().err
+
+
+def test_server_refusing_the_run_fails_with_a_clear_message(tmp_path, monkeypatch):
+    server = http_server(404)  # answers, but is no Neptune server (or the project is wrong)
+    url = token_for(server, monkeypatch)
+    try:
+        logger = NeptuneLogger(tmp_path, "r", project="team/proj")
+        with pytest.raises(ValueError, match=f"could not start a run on {url} in project "
+                                             "team/proj .check NEPTUNE_API_TOKEN"):
+            logger.log_metrics({"train/loss": 1.0}, step=0)
+    finally:
+        server.shutdown()
+    assert "NEPTUNE_DATA_DIRECTORY" not in os.environ  # put back as it was
+
+
+def test_artifact_upload_to_an_unreachable_server_keeps_a_local_copy(tmp_path, capsys,
+                                                                     monkeypatch):
+    monkeypatch.setenv("NEPTUNE_API_TOKEN", FAKE_TOKEN)
+    (tmp_path / "neptune.json").write_text(json.dumps(
+        {"mode": "async", "project": "team/proj", "id": "PROJ-1",
+         "data_dir": str(tmp_path / ".neptune")}))
+    (tmp_path / "report.txt").write_text("numbers")
+    start = time.monotonic()
+    copy = log_artifact_to_run(tmp_path, tmp_path / "report.txt", name="evaluation")
+    assert time.monotonic() - start < 30
+    assert copy == tmp_path / "artifacts" / "report.txt" and copy.read_text() == "numbers"
+    assert "no working server at http://127.0.0.1:9" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no file at"):
+        log_artifact_to_run(tmp_path, tmp_path / "missing.onnx")
