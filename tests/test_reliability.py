@@ -101,7 +101,7 @@ def test_sigkill_then_resume_continues_the_logged_steps(tmp_path, photo_dir, sty
     run = tmp_path / "checkpoints/job"
     proc = _start(tmp_path, photo_dir, style_files, "--trainer.max_steps", "400",
                   "--checkpoint_every_n_steps", "3")
-    _wait_for(run / "step_000006.ckpt", proc)
+    _wait_for(run / "step_000009.ckpt", proc)  # by then last.ckpt holds step 6 or later
     proc.send_signal(signal.SIGKILL)  # no chance to clean up, as with an OOM kill
     proc.wait()
     resumed_from = torch.load(run / "last.ckpt", weights_only=True)["global_step"]

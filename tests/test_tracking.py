@@ -18,6 +18,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 import fststyle.train
 from fststyle.images import sample_grid
+from fststyle.run_record import RunCSVLogger
 from fststyle.neptune_logger import (PROBE_TIMEOUT_S, SYNC, NeptuneLogger, api_url, neptune_key,
                                      resolve_mode)
 from fststyle.tracking import (flatten, log_artifact_to_run, make_loggers, run_tags,
@@ -192,7 +193,7 @@ def test_without_neptune_trains_with_csv_and_says_so(tmp_path, photo_dir, style_
     err = capsys.readouterr().err.replace(str(tmp_path), "TMP")  # the folder's name has "neptune"
     said = [line for line in err.splitlines() if "neptune" in line.lower()]
     assert len(said) == 1 and "logs to CSV only" in said[0]
-    assert [type(lg) for lg in loggers] == [CSVLogger]
+    assert [type(lg) for lg in loggers] == [RunCSVLogger]
     assert (tmp_path / "checkpoints/nonep/metrics.csv").is_file()
 
 
