@@ -16,11 +16,12 @@ def atomic_path(path: str | os.PathLike):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
     try:
         yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        # mkstemp makes 0600 files (and some writers recreate the file): usual permissions.
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)  # atomic on POSIX and Windows within one file system
     finally:
         with contextlib.suppress(FileNotFoundError):

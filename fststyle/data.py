@@ -7,12 +7,14 @@ becomes RGB. A fixed set of held-out photos feeds the validation sample grids.
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 from torchvision.transforms import v2
+from typing_extensions import override
 
 from fststyle.images import demo_photos, list_images, open_rgb, resize_shorter, to_tensor
 
@@ -46,12 +48,12 @@ class SkippingDataset(Dataset):
     def load(self, i: int):  # -> (path or file object, name)
         raise NotImplementedError
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, list[str]]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, list[str], str]:
         skipped = []
         for attempt in range(MAX_TRIES):
             source, name = self.load((i + attempt) % len(self))
             try:
-                return self.crops(source), skipped
+                return self.crops(source), skipped, name
             except ValueError as e:
                 skipped.append(f"{name}: {e}")
         raise RuntimeError(f"{MAX_TRIES} unreadable images in a row; first: {skipped[0]}")
@@ -108,14 +110,16 @@ class HFStream(IterableDataset):
             except ValueError as e:
                 skipped.append(f"{name}: {e}")
                 continue
-            yield image, skipped
+            yield image, skipped, name
             skipped = []
 
 
-def collate(samples: list[tuple[torch.Tensor, list[str]]]) -> dict:
-    """-> {"image": (B, 3, S, S), "skipped": names of the unreadable images replaced}."""
+def collate(samples: list[tuple[torch.Tensor, list[str], str]]) -> dict:
+    """-> {"image": (B, 3, S, S), "skipped": names of the unreadable images replaced,
+    "ids": the name of each image (its path, or `column[index]` where the source has none)}."""
     return {"image": torch.stack([s[0] for s in samples]),
-            "skipped": [name for s in samples for name in s[1]]}
+            "skipped": [name for s in samples for name in s[1]],
+            "ids": [s[2] for s in samples]}
 
 
 class HeldOut(Dataset):
@@ -151,13 +155,15 @@ class ContentDataModule(pl.LightningDataModule):
         val_size: held-out photos are resized and centre-cropped to this size.
         max_bad_fraction: stop with an error when more than this fraction of the images read
             so far were unreadable (they are skipped and counted below it).
+        record_ids: append the id of every training image each rank reads to
+            `<run>/content_ids/rank<R>.txt` (one per line), to check the sharding across ranks.
     """
 
     def __init__(self, source: str = DEMO, image_size: int = 128, batch_size: int = 8,
                  num_workers: int | None = None, streaming: bool = False,
                  split: str = "train", image_column: str = "image",
                  val_source: str = DEMO, num_val_images: int = 4, val_size: int = 256,
-                 max_bad_fraction: float = 0.05):
+                 max_bad_fraction: float = 0.05, record_ids: bool = False):
         super().__init__()
         if image_size < 16:
             raise ValueError(f"--data.image_size must be >= 16, got {image_size}")
@@ -166,7 +172,7 @@ class ContentDataModule(pl.LightningDataModule):
         if not 0 <= max_bad_fraction <= 1:
             raise ValueError(f"--data.max_bad_fraction must be in [0, 1], got {max_bad_fraction}")
         self.save_hyperparameters()
-        self.max_bad_fraction = max_bad_fraction
+        self.max_bad_fraction, self.record_ids = max_bad_fraction, record_ids
         self.source, self.image_size, self.batch_size = source, image_size, batch_size
         self.num_workers = (min(8, (os.cpu_count() or 1) - 1) if num_workers is None
                             else num_workers)
@@ -226,6 +232,14 @@ class ContentDataModule(pl.LightningDataModule):
             return ds
         from datasets.distributed import split_dataset_by_node
 
+        readers = trainer.world_size * max(1, self.num_workers)
+        if ds.num_shards % trainer.world_size or ds.num_shards < readers:
+            # split_dataset_by_node then hands whole shards to too few readers, or makes every
+            # rank read every shard and keep 1 example in world_size.
+            warnings.warn(f"--data.source {self.source!r} has {ds.num_shards} shards for "
+                          f"{trainer.world_size} ranks x {max(1, self.num_workers)} workers: "
+                          "every rank reads every shard, or some workers stay idle; use a source "
+                          "with a multiple of ranks x workers shards")
         return split_dataset_by_node(ds, rank=trainer.global_rank, world_size=trainer.world_size)
 
     def train_dataloader(self) -> DataLoader:
@@ -236,6 +250,16 @@ class ContentDataModule(pl.LightningDataModule):
             self.train_set, batch_size=self.batch_size, shuffle=not iterable, drop_last=True,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(), collate_fn=collate)
+
+    @override
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        if self.record_ids and self.trainer.training and isinstance(batch, dict):
+            path = (Path(self.trainer.default_root_dir) / "content_ids" /
+                    f"rank{self.trainer.global_rank}.txt")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a") as f:
+                f.writelines(f"{i}\n" for i in batch["ids"])
+        return batch
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(HeldOut(self.val_files, self.val_size), batch_size=len(self.val_files))

@@ -3,10 +3,12 @@
     python -m fststyle.export checkpoints/demo/model.safetensors        # -> exports/demo.onnx
     python -m fststyle.export checkpoints/demo/last.ckpt --out app/model.onnx --fp16
     python -m fststyle.export checkpoints/demo/model.safetensors --style udnie
+    python -m fststyle.export checkpoints/demo/model.safetensors --spatial   # per-pixel mixing
 
 Inputs: `image` float32 (B, 3, H, W) RGB in [0, 1] and `style_weights` float32 (B, N), a
 one-hot row picks a style and a convex row mixes them (B, H, W dynamic); with --style NAME the
-style is baked in and `image` is the only input. Output: `stylized` float32 (B, 3, H, W) in
+style is baked in and `image` is the only input; with --spatial `style_weights` is per-pixel
+(B, N, H', W'), any H', W' (resized bilinearly to each layer: a style mask). Output: `stylized` float32 (B, 3, H, W) in
 [0, 1], the input's size. The file is written only if onnxruntime matches PyTorch.
 """
 
@@ -30,6 +32,7 @@ from fststyle.network import TransformerNet
 
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |onnxruntime - PyTorch fp32| on [0, 1] pixels
 CHECK_SHAPES = [(2, 64, 64), (1, 67, 93)]  # (B, H, W): batch 2 with mixed rows, and odd H, W
+MASK_SHAPES = [(64, 64), (23, 41)]  # --spatial weights' (H', W'): the image's, and smaller
 
 
 class ExportNet(nn.Module):
@@ -50,7 +53,8 @@ class ExportNet(nn.Module):
         return y.float()  # (B, 3, H, W)
 
 
-def metadata(net: TransformerNet, precision: str, style: str | None) -> dict[str, str]:
+def metadata(net: TransformerNet, precision: str, style: str | None,
+             spatial: bool = False) -> dict[str, str]:
     """The `metadata_props` an app needs: style names, version, training summary, conventions."""
     meta = net.metadata or {}
     training = {"arch": net.arch(), "global_step": meta.get("global_step"),
@@ -64,7 +68,10 @@ def metadata(net: TransformerNet, precision: str, style: str | None) -> dict[str
         "image": "input float32 (B, 3, H, W), RGB in [0, 1], any B, H, W",
         "stylized": "output float32 (B, 3, H, W), RGB in [0, 1], the same size as image",
     }
-    if style is None:
+    if spatial:
+        props["style_weights"] = ("input float32 (B, N, H', W'), convex weights over `styles` "
+                                  "per pixel (any H', W': resized bilinearly to each layer)")
+    elif style is None:
         props["style_weights"] = ("input float32 (B, N), one row per image over `styles`: "
                                   "one-hot picks a style, a convex row mixes styles")
     else:
@@ -72,8 +79,9 @@ def metadata(net: TransformerNet, precision: str, style: str | None) -> dict[str
     return props
 
 
-def to_onnx(net: TransformerNet, fp16: bool = False, style: str | None = None) -> onnx.ModelProto:
-    """Trace with torch.onnx's dynamo exporter; B, H and W stay symbolic."""
+def to_onnx(net: TransformerNet, fp16: bool = False, style: str | None = None,
+            spatial: bool = False) -> onnx.ModelProto:
+    """Trace with torch.onnx's dynamo exporter; B, H and W (and H', W') stay symbolic."""
     index = None if style is None else net.style_names.index(style)
     wrapper = ExportNet(net, fp16, index).eval()
     batch, height, width = (torch.export.Dim(n) for n in ("batch", "height", "width"))
@@ -81,7 +89,12 @@ def to_onnx(net: TransformerNet, fp16: bool = False, style: str | None = None) -
     args = (torch.rand(2, 3, 64, 64),)
     dims = (image_dims,)
     names = ["image"]
-    if style is None:
+    if spatial:
+        mask_h, mask_w = torch.export.Dim("mask_height"), torch.export.Dim("mask_width")
+        args += (torch.full((2, net.num_styles, 32, 48), 1 / net.num_styles),)
+        dims += ({0: batch, 2: mask_h, 3: mask_w},)
+        names.append("style_weights")
+    elif style is None:
         args += (torch.full((2, net.num_styles), 1 / net.num_styles),)
         dims += ({0: batch},)
         names.append("style_weights")
@@ -94,24 +107,29 @@ def to_onnx(net: TransformerNet, fp16: bool = False, style: str | None = None) -
     # graph optimisation is baked in, so the file stays portable across machines and
     # backends (well under onnxruntime's EXTENDED level; sessions optimise at load time).
     model = program.model_proto
-    onnx.helper.set_model_props(model, metadata(net, "fp16" if fp16 else "fp32", style))
+    onnx.helper.set_model_props(model, metadata(net, "fp16" if fp16 else "fp32", style, spatial))
     return model
 
 
 def check_against_torch(path: Path, net: TransformerNet, tolerance: float,
-                        style: str | None = None) -> float:
+                        style: str | None = None, spatial: bool = False) -> float:
     """Max |onnxruntime - PyTorch fp32| on random inputs at CHECK_SHAPES; raise if > tolerance.
 
-    Rows get random convex style weights (or the baked style's one-hot row).
+    Rows get random convex style weights (or the baked style's one-hot row); with spatial,
+    every pixel of a MASK_SHAPES map does.
     """
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     worst = 0.0
-    for b, h, w in CHECK_SHAPES:
+    for (b, h, w), mask_shape in zip(CHECK_SHAPES, MASK_SHAPES):
         image = rng.random((b, 3, h, w), dtype=np.float32)
-        if style is None:
+        if spatial:
+            weights = rng.dirichlet(np.ones(net.num_styles), size=(b, *mask_shape))
+            weights = np.ascontiguousarray(weights.transpose(0, 3, 1, 2), np.float32)
+            feed = {"image": image, "style_weights": weights}  # (B, N, H', W')
+        elif style is None:
             weights = rng.dirichlet(np.ones(net.num_styles), size=b).astype(np.float32)
             feed = {"image": image, "style_weights": weights}
         else:
@@ -130,10 +148,11 @@ def check_against_torch(path: Path, net: TransformerNet, tolerance: float,
     return worst
 
 
-def default_out(model: Path, fp16: bool, style: str | None) -> Path:
+def default_out(model: Path, fp16: bool, style: str | None, spatial: bool = False) -> Path:
     """exports/NAME.onnx, NAME being the run folder for checkpoints/<run>/model.safetensors."""
     name = model.resolve().parent.name if model.stem in ("model", "last") else model.stem
     name += f"-{style}" if style else ""
+    name += "-spatial" if spatial else ""
     return Path("exports") / f"{name}{'-fp16' if fp16 else ''}.onnx"
 
 
@@ -144,6 +163,9 @@ def parse_args(argv):
     p.add_argument("--fp16", action="store_true",
                    help="float16 weights and compute (float32 inputs and outputs)")
     p.add_argument("--style", help="bake this style in: `image` becomes the only input")
+    p.add_argument("--spatial", action="store_true",
+                   help="per-pixel style_weights (B, N, H', W'): style masks (stylize "
+                        "--style-mask)")
     return p.parse_args(argv)
 
 
@@ -154,14 +176,17 @@ def main(argv: list[str] | None = None) -> Path:
     if args.style is not None and args.style not in net.style_names:
         raise ValueError(f"--style: unknown style {args.style!r} in {args.model} "
                          f"(available: {', '.join(net.style_names)})")
-    out = args.out or default_out(args.model, args.fp16, args.style)
+    if args.spatial and args.style is not None:
+        raise ValueError("--spatial and --style exclude each other: a baked style has no "
+                         "style_weights input")
+    out = args.out or default_out(args.model, args.fp16, args.style, args.spatial)
     if out.suffix != ".onnx":
         raise ValueError(f"--out {out}: expected a .onnx file name")
-    model = to_onnx(net, args.fp16, args.style)
+    model = to_onnx(net, args.fp16, args.style, args.spatial)
     with atomic_path(out) as tmp:  # checked before the rename: a refused export leaves nothing
         onnx.save(model, tmp)
         tolerance = TOLERANCE["fp16" if args.fp16 else "fp32"]
-        diff = check_against_torch(tmp, net, tolerance, args.style)
+        diff = check_against_torch(tmp, net, tolerance, args.style, args.spatial)
     styles = [args.style] if args.style else net.style_names
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, styles {styles}, "
           f"max |onnxruntime - torch| {diff:.1e})", file=sys.stderr)

@@ -15,6 +15,8 @@ from fststyle.images import (DEMO_STYLES, open_rgb, resize_shorter, resolve_styl
                              sample_grid, save_image, style_name, to_tensor)
 from fststyle.losses import PerceptualLoss
 from fststyle.health import DataHealth, LossHealth, NonFiniteLossError
+from fststyle.add_styles import (extend_styles, freeze_all_but_new_styles, load_base,
+                                 zero_old_style_grads)
 from fststyle.network import TransformerNet
 from fststyle.vgg import VGGFeatures, layer_names
 
@@ -49,6 +51,11 @@ class StyleTransfer(pl.LightningModule):
         channels_last: NHWC memory layout for the network and the VGG: faster convolutions on
             CPUs (oneDNN) and on GPUs with tensor cores.
         compile: torch.compile the network and the VGG (slow first steps; pays on long GPU runs).
+        init_from: a trained model.safetensors or .ckpt to start from; its styles must be the
+            first entries of `styles`, the rest get new (gamma, beta) rows (fststyle.add_styles).
+        train_only_new_styles: with init_from, train only the new styles' (gamma, beta) rows and
+            freeze everything else: the old styles' outputs stay bit-identical (Dumoulin et al.
+            2017, Sec. 4.3); false trains the whole network from init_from.
     """
 
     def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = 256,
@@ -59,7 +66,8 @@ class StyleTransfer(pl.LightningModule):
                  vgg_weights: str = "caffe", vgg_pooling: str = "max", alpha: float = 1.0,
                  num_residual_blocks: int = 5, lr: float = 1e-3,
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
-                 channels_last: bool = True, compile: bool = False):
+                 channels_last: bool = True, compile: bool = False,
+                 init_from: str | None = None, train_only_new_styles: bool = False):
         super().__init__()
         if not styles:
             raise ValueError("--model.styles is empty: give at least one style image")
@@ -68,7 +76,7 @@ class StyleTransfer(pl.LightningModule):
         if len(set(self.style_names)) != len(styles):
             raise ValueError(f"--model.styles: style names must be unique, got {self.style_names}")
         style_files = [resolve_style(s) for s in styles]  # fail before any VGG work
-        self.net = TransformerNet(len(styles), alpha, num_residual_blocks)
+        self.net, self.num_frozen_styles = self._build_net(init_from, train_only_new_styles)
         layers = list(content_layers) + list(style_layers)
         vgg = VGGFeatures(vgg_weights, _deepest(layers), vgg_pooling)
         self.loss_fn = PerceptualLoss(vgg, content_layers, style_layers, content_weight,
@@ -84,6 +92,22 @@ class StyleTransfer(pl.LightningModule):
         self.data_health = DataHealth()
         self.loss_health = LossHealth(max_nonfinite_steps)
 
+    def _build_net(self, init_from: str | None, only_new: bool) -> tuple[TransformerNet, int]:
+        """The network, and how many leading styles are frozen (0 unless only_new)."""
+        hp, n = self.hparams, len(self.style_names)
+        if init_from is None:
+            if only_new:
+                raise ValueError("--model.train_only_new_styles needs --model.init_from MODEL")
+            return TransformerNet(n, hp.alpha, hp.num_residual_blocks), 0
+        base = load_base(init_from, self.style_names, hp.alpha, hp.num_residual_blocks)
+        if only_new and base.num_styles == n:
+            raise ValueError(f"--model.train_only_new_styles: --model.styles adds no style to "
+                             f"{init_from}'s {base.style_names}")
+        net = extend_styles(base, n)
+        if only_new:
+            freeze_all_but_new_styles(net)
+        return net, base.num_styles if only_new else 0
+
     def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return self.net(image, style)
 
@@ -92,6 +116,10 @@ class StyleTransfer(pl.LightningModule):
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
             self.loss_fn.vgg.to(memory_format=torch.channels_last)
+        if "bf16" in str(self.trainer.precision):
+            # The VGG is frozen: hold its weights in bf16 instead of having autocast re-cast
+            # 20M of them on every forward. Gram targets stay fp32 (computed before this).
+            self.loss_fn.vgg.to(torch.bfloat16)
         if self.hparams.compile:
             # Module.compile keeps parameter names, so checkpoints and model files are unchanged.
             self.net.compile()
@@ -101,7 +129,9 @@ class StyleTransfer(pl.LightningModule):
         """Balanced style assignment: consecutive samples cycle through the styles, and the
         cycle continues across steps and ranks, so every style gets the same share."""
         offset = (self.global_step * self.trainer.world_size + self.global_rank) * batch_size
-        return (torch.arange(batch_size, device=self.device) + offset) % self.net.num_styles
+        first = self.num_frozen_styles  # frozen styles get no training samples
+        trained = self.net.num_styles - first
+        return first + (torch.arange(batch_size, device=self.device) + offset) % trained
 
     @override
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
@@ -118,21 +148,32 @@ class StyleTransfer(pl.LightningModule):
         if not self._loss_ok(finite, total):
             self.log("train/nonfinite_steps", float(self.loss_health.total), reduce_fx="max")
             return None  # Lightning skips backward and the optimiser step
-        self.log("train/loss", total, prog_bar=True)
-        self.log_dict({f"train/{k}": v for k, v in terms.items()})
+        self._log_losses(total, terms)
         return total
+
+    def _log_losses(self, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
+        """Losses averaged over ranks with one all-reduce of all of them (sync_dist=True would
+        cost one per metric per step); a no-op on one device."""
+        values = torch.stack([total.detach(), *(v.detach() for v in terms.values())]).float()
+        values = self.trainer.strategy.reduce(values, reduce_op="mean")  # (1 + len(terms),)
+        self.log("train/loss", values[0], prog_bar=True)
+        self.log_dict({f"train/{k}": v for k, v in zip(terms, values[1:])})
 
     def _loss_ok(self, finite: bool, total: torch.Tensor) -> bool:
         try:
-            return self.loss_health.check(total if finite else float("nan"), self.global_step)
+            return self.loss_health.check(total.detach() if finite else float("nan"),
+                                          self.global_step)
         except NonFiniteLossError:
             # Skipped steps never touched the weights: they are the last good state.
-            self.trainer.save_checkpoint(Path(self.trainer.default_root_dir) / "last.ckpt")
+            self.trainer.save_checkpoint(Path(self.trainer.default_root_dir) / "last.ckpt",
+                                         weights_only=False)
             raise
 
     @override
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        # Throughput between consecutive step ends: data loading included, summed over ranks.
+        # Throughput between consecutive step ends, data loading included, summed over ranks:
+        # DDP steps in lockstep (the gradient all-reduce) with equal batches (drop_last), so
+        # rank 0's step time is every rank's and batch x world_size / dt is the sum.
         self.data_health.check(getattr(self.trainer.datamodule, "max_bad_fraction", 0.05))
         now = time.perf_counter()
         if self._batch_end_time is not None:
@@ -156,7 +197,10 @@ class StyleTransfer(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return
-        self.write_grid(self._val_photos)
+        photos = self._val_photos
+        if self.trainer.world_size > 1:  # each rank validated its share; the grid shows them all
+            photos = next(iter(self.trainer.datamodule.val_dataloader()))
+        self.write_grid(photos)
 
     @torch.no_grad()
     def render_grid(self, photos: torch.Tensor):
@@ -179,12 +223,18 @@ class StyleTransfer(pl.LightningModule):
     @override
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # Only the transformer is optimised; the VGG is frozen. Fused Adam is faster on CUDA.
-        named = list(self.net.named_parameters())
+        named = [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
         style = [p for n, p in named if n.endswith((".gamma", ".beta"))]
         shared = [p for n, p in named if not n.endswith((".gamma", ".beta"))]
-        groups = [{"params": shared},
-                  {"params": style, "lr": self.lr * self.style_lr_multiplier}]
+        groups = [g for g in ({"params": shared},
+                              {"params": style, "lr": self.lr * self.style_lr_multiplier})
+                  if g["params"]]
         return torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
+
+    @override
+    def on_after_backward(self) -> None:
+        if self.num_frozen_styles:
+            zero_old_style_grads(self.net, self.num_frozen_styles)
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 
 def style_weights_from(style: torch.Tensor, num_styles: int) -> torch.Tensor:
-    """(B,) style indices or (B, N) style weights -> (B, N) float weights.
+    """(B,) style indices, (B, N) style weights or (B, N, H', W') per-pixel style weights ->
+    float weights: (B, N), or (B, N, H', W') for spatial mixing.
 
     An index becomes a one-hot row, so both paths go through the same MatMul below and a
     one-hot row gives exactly the index's output.
@@ -20,9 +21,9 @@ def style_weights_from(style: torch.Tensor, num_styles: int) -> torch.Tensor:
         if style.ndim != 1:
             raise ValueError(f"style indices must have shape (B,), got {tuple(style.shape)}")
         return F.one_hot(style, num_styles).float()
-    if style.ndim != 2 or style.shape[1] != num_styles:
-        raise ValueError(
-            f"style weights must have shape (B, {num_styles}), got {tuple(style.shape)}")
+    if style.ndim not in (2, 4) or style.shape[1] != num_styles:
+        raise ValueError(f"style weights must have shape (B, {num_styles}) or (B, {num_styles}, "
+                         f"H, W), got {tuple(style.shape)}")
     return style.float()
 
 
@@ -31,6 +32,9 @@ class ConditionalInstanceNorm2d(nn.Module):
 
     Dumoulin et al. 2017, eq. 5: z = gamma_s * (x - mu) / sigma + beta_s. With a weights row w
     instead of an index s, gamma = w @ gamma_table: their convex style interpolation (Sec. 4.4).
+    With per-pixel weights (B, N, H', W'), each pixel gets its own mix: their spatial mixing
+    (Fig. 8). The weights are resized bilinearly to this layer's (H, W): smooth across the
+    stride-2 layers, and a constant map stays constant.
     """
 
     def __init__(self, num_features: int, num_styles: int):
@@ -39,11 +43,16 @@ class ConditionalInstanceNorm2d(nn.Module):
         self.beta = nn.Parameter(torch.zeros(num_styles, num_features))  # (N, C)
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
-        # x: (B, C, H, W); style_weights: (B, N)
+        # x: (B, C, H, W); style_weights: (B, N) or (B, N, H', W')
         x = F.instance_norm(x)
         w = style_weights.to(self.gamma.dtype)
-        gamma = (w @ self.gamma)[:, :, None, None]  # (B, C, 1, 1) -- MatMul, not GatherND
-        beta = (w @ self.beta)[:, :, None, None]
+        if w.ndim == 4:
+            w = F.interpolate(w, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            gamma = torch.einsum("bnhw,nc->bchw", w, self.gamma)  # (B, C, H, W)
+            beta = torch.einsum("bnhw,nc->bchw", w, self.beta)
+        else:
+            gamma = (w @ self.gamma)[:, :, None, None]  # (B, C, 1, 1) -- MatMul, not GatherND
+            beta = (w @ self.beta)[:, :, None, None]
         return x * gamma.to(x.dtype) + beta.to(x.dtype)
 
 
@@ -122,11 +131,12 @@ class TransformerNet(nn.Module):
                 "num_residual_blocks": self.num_residual_blocks}
 
     def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """image: (B, 3, H, W) RGB in [0, 1]; style: (B,) indices or (B, N) weights.
+        """image: (B, 3, H, W) RGB in [0, 1]; style: (B,) indices, (B, N) weights, or
+        (B, N, H', W') per-pixel weights (any H', W': resized to every norm layer's size).
 
         Returns (B, 3, H, W) in [0, 1].
         """
-        w = style_weights_from(style, self.num_styles)  # (B, N)
+        w = style_weights_from(style, self.num_styles)  # (B, N) or (B, N, H', W')
         y1 = self.conv1(image, w)  # (B, c1, H, W)
         y2 = self.conv2(y1, w)  # (B, c2, ceil(H/2), ceil(W/2))
         y = self.conv3(y2, w)  # (B, c3, ~H/4, ~W/4)

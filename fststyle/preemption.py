@@ -32,7 +32,7 @@ class PreemptionCheckpoint(Callback):
         if not trainer.strategy.reduce_boolean_decision(self.signum is not None, all=False):
             return
         self.signum = self.signum or signal.SIGTERM  # another rank got the signal
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # full state, to resume
         if trainer.is_global_zero:
             print(f"fststyle: received {signal.Signals(self.signum).name} at step "
                   f"{trainer.global_step}: saved {self.path}; resume with --ckpt_path last",

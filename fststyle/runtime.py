@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from fststyle.imagefiles import ensure_rgb
+from fststyle.masks import mask_weights
 
 # ITU-R BT.601 full-range RGB -> YCbCr (the JPEG convention), rows: Y, Cb, Cr. Cb and Cr are
 # centred on 0 here, so the inverse is the plain matrix inverse.
@@ -115,6 +116,8 @@ class Stylizer:
         self.metadata = meta
         self.styles: list[str] = json.loads(meta["styles"])
         self.baked = len(self.session.get_inputs()) == 1  # exported with --style NAME
+        # Exported with --spatial: style_weights is per-pixel (B, N, H', W').
+        self.spatial = not self.baked and len(self.session.get_inputs()[1].shape) == 4
         self._check_signature(path)
 
     def _check_signature(self, path: Path) -> None:
@@ -135,14 +138,18 @@ class Stylizer:
             raise ValueError(f"{path}: not an fststyle model: {problem}")
 
     def stylize(self, image, style=None, preserve_color: bool = False,
-                max_size: int | None = None):
+                max_size: int | None = None, mask=None):
         """Stylize a PIL image or a uint8 (H, W, 3) array; returns the same kind.
 
-        style: a name, an index or a {name: weight} mix (optional for one-style models).
+        style: a name, an index or a {name: weight} mix (optional for one-style models);
+            with one mask: the two styles it separates, "a,b" (white = a, black = b).
         preserve_color: keep the content's colours (luminance-only transfer).
         max_size: downscale the long side to at most this many pixels first.
+        mask: spatial mixing (fststyle.masks): one mask (file, PIL image or uint8 array) with
+            two styles, or {name: mask} one per style. Needs an export made with --spatial.
         """
-        weights = style_weights(style, self.styles)  # (N,)
+        if mask is None:
+            weights = style_weights(style, self.styles)  # (N,)
         is_array = isinstance(image, np.ndarray)
         if is_array:
             if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -153,6 +160,14 @@ class Stylizer:
             raise TypeError(f"image must be a PIL image or a uint8 array, got {type(image)}")
         content = np.asarray(limit_size(ensure_rgb(image), max_size), np.float32) / 255  # (H, W, 3)
         x = np.ascontiguousarray(content.transpose(2, 0, 1)[None])  # (1, 3, H, W)
+        if mask is not None:
+            if not self.spatial:
+                raise ValueError("a style mask needs per-pixel style weights: export the model "
+                                 "with `python -m fststyle.export MODEL --spatial`")
+            size = (content.shape[1], content.shape[0])
+            weights = mask_weights(mask, style, self.styles, size)  # (N, H, W)
+        elif self.spatial:
+            weights = weights[:, None, None]  # (N, 1, 1): one mix everywhere
         out = self._run(x, weights[None])[0].transpose(1, 2, 0)  # (H, W, 3)
         if preserve_color:
             out = luminance_transfer(content, out)
@@ -160,7 +175,8 @@ class Stylizer:
         return array if is_array else Image.fromarray(array)
 
     def _run(self, image: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """(B, 3, H, W) float32 in [0, 1], (B, N) weights -> (B, 3, H, W) in [0, 1]."""
+        """(B, 3, H, W) float32 in [0, 1], (B, N) or (B, N, H', W') weights -> (B, 3, H, W)
+        in [0, 1]."""
         feed = {"image": image} if self.baked else {"image": image, "style_weights": weights}
         return self.session.run(["stylized"], feed)[0]
 

@@ -5,6 +5,8 @@
         photos/ --out stylized/
     python -m fststyle.stylize --model exports/demo.onnx --style udnie=0.7,great_wave=0.3 \\
         --preserve-color --max-size 1024 photos/ more.jpg --out stylized/
+    python -m fststyle.stylize --model exports/demo-spatial.onnx --style udnie,the_scream \
+        --style-mask mask.png photo.jpg --out out.jpg     # white: udnie, black: the_scream
     python -m fststyle.stylize --model exports/demo.onnx --list-styles
 
 `.onnx` runs on onnxruntime (torch is never imported); `.safetensors` and `.ckpt` run on
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from fststyle.atomic import atomic_path
 from fststyle.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb
+from fststyle.masks import mask_weights, parse_style_mask
 from fststyle.runtime import Stylizer, parse_style, style_weights
 
 
@@ -35,13 +38,14 @@ class TorchStylizer(Stylizer):
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.net = load_model(path).to(self.device)
         self.styles, self.metadata, self.baked = self.net.style_names, self.net.metadata, False
+        self.spatial = True  # the network takes (B, N) and (B, N, H, W) weights alike
 
     def _run(self, image, weights):
         import torch
 
         with torch.inference_mode():
             x = torch.from_numpy(image).to(self.device)  # (B, 3, H, W)
-            w = torch.from_numpy(weights).to(self.device)  # (B, N)
+            w = torch.from_numpy(weights).to(self.device)  # (B, N) or (B, N, H, W)
             return self.net(x, w).float().cpu().numpy()
 
 
@@ -100,6 +104,10 @@ def parse_args(argv):
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the content's colours: transfer luminance only (Gatys et al. 2016)")
     p.add_argument("--max-size", type=int, help="downscale the long side to this first")
+    p.add_argument("--style-mask", type=parse_style_mask, metavar="MASK | a=MASK,b=MASK",
+                   help="spatial mixing: one greyscale mask with --style a,b (white = a, "
+                        "black = b, grey = a mix), or one mask per style (normalised per "
+                        "pixel); resized to each image. .onnx models need export --spatial")
     p.add_argument("--list-styles", action="store_true", help="print the styles and exit")
     return p.parse_args(argv)
 
@@ -111,17 +119,24 @@ def run(args) -> int:
         return 0
     if not args.inputs or args.out is None:
         raise ValueError("give INPUT files or folders and --out (or --list-styles)")
-    if args.style is None and len(stylizer.styles) > 1:
+    if args.style_mask is not None:  # a bad mask or --style fails before any output
+        if not stylizer.spatial:
+            raise ValueError(f"--style-mask: {args.model} takes one style mix per image; "
+                             "export it with `python -m fststyle.export MODEL --spatial`")
+        mask_weights(args.style_mask, args.style, stylizer.styles, (2, 2))
+    elif args.style is None and len(stylizer.styles) > 1:
         raise ValueError(f"--style is required: {args.model} has styles "
                          f"{', '.join(stylizer.styles)}")
-    style_weights(args.style, stylizer.styles)  # a bad --style fails before any output
+    else:
+        style_weights(args.style, stylizer.styles)  # a bad --style fails before any output
     if args.max_size is not None and args.max_size < 1:
         raise ValueError(f"--max-size must be >= 1, got {args.max_size}")
     pairs, failed = plan(args.inputs, args.out), 0
     bar = tqdm(pairs, unit="img", disable=all(p.is_file() for p in args.inputs), file=sys.stderr)
     for src, dst in bar:
         try:
-            out = stylizer.stylize(open_rgb(src), args.style, args.preserve_color, args.max_size)
+            out = stylizer.stylize(open_rgb(src), args.style, args.preserve_color, args.max_size,
+                                   args.style_mask)
             save_image(out, dst)
         except (ValueError, OSError) as e:
             failed += 1

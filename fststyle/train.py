@@ -13,6 +13,7 @@ model.safetensors (the portable network: `fststyle.load_model(path)`).
 """
 
 import datetime
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -44,6 +45,10 @@ def default_precision() -> str:
     return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
 
 
+# The run name every rank uses when --run_name is not given; under srun or torchrun, where the
+# ranks start independently, pass --run_name (scripts/slurm/train.sbatch does).
+RUN_NAME_ENV = "FSTSTYLE_RUN_NAME"
+
 TRAINER_DEFAULTS = {
     "max_steps": 300,  # the demo recipe: ~10 min on 2 CPU cores; configs/coco.yaml: 40k
     "val_check_interval": 100,  # a sample grid every 100 steps, counted across epochs
@@ -74,7 +79,8 @@ class TrainCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         cfg = self.config
         root = Path(cfg.trainer.default_root_dir or ".")
-        self.run_name, self.ckpt_path = resolve_run(root, cfg.run_name, cfg.ckpt_path)
+        run_name = cfg.run_name or os.environ.get(RUN_NAME_ENV)  # set for launched ranks
+        self.run_name, self.ckpt_path = resolve_run(root, run_name, cfg.ckpt_path)
         self.run_dir = root / "checkpoints" / self.run_name
         trainer_cfg = self._get(self.config_init, "trainer", default={})
         user_callbacks = trainer_cfg.get("callbacks") or []
@@ -128,13 +134,18 @@ def main(args: list[str] | None = None) -> Path:
         save_config_kwargs={"overwrite": True},  # a resumed run rewrites its config.yaml
         parser_kwargs={"description": __doc__.split("\n")[0]})
     model, trainer = cli.model, cli.trainer
-    # weights_only: a checkpoint is data; one that needs unpickling code is refused.
-    trainer.fit(model, cli.datamodule, ckpt_path=cli.ckpt_path, weights_only=True)
+    # The ranks Lightning launches (--trainer.devices N) re-run this command: same run folder.
+    os.environ[RUN_NAME_ENV] = cli.run_name
+    try:
+        # weights_only: a checkpoint is data; one that needs unpickling code is refused.
+        trainer.fit(model, cli.datamodule, ckpt_path=cli.ckpt_path, weights_only=True)
+    finally:
+        os.environ.pop(RUN_NAME_ENV, None)
     if cli.preemption.signum is not None:
         raise SystemExit(128 + cli.preemption.signum)  # the shell's convention for signals
     # The periodic checkpoints may predate the last step: last.ckpt must be the final state
     # (every rank calls this; only rank 0 writes).
-    trainer.save_checkpoint(cli.run_dir / "last.ckpt")
+    trainer.save_checkpoint(cli.run_dir / "last.ckpt", weights_only=False)
     path = cli.run_dir / "model.safetensors"
     if trainer.is_global_zero:
         if model.last_grid_step != trainer.global_step:

@@ -55,6 +55,8 @@ def make_step(args, device: str, optimised: bool):
         loss.vgg.compile()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=optimised and device == "cuda")
     use_bf16 = optimised and bf16_supported(device) and not args.fp32
+    if use_bf16:
+        loss.vgg.to(torch.bfloat16)  # as StyleTransfer.configure_model does under bf16-mixed
     autocast = (torch.autocast(device, dtype=torch.bfloat16) if use_bf16 else nullcontext())
     content = torch.rand(args.batch, 3, args.size, args.size, device=device)
     content = content.contiguous(memory_format=fmt)
