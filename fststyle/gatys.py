@@ -27,8 +27,8 @@ from fststyle.images import (IMAGE_EXTENSIONS, open_rgb, resize_shorter, save_im
 from fststyle.losses import PerceptualLoss
 from fststyle.objective import measure, model_hparams, objective_from_hparams, training_defaults
 
-LR = {"lbfgs": 1.0, "adam": 0.1}  # L-BFGS: its quasi-Newton steps are already scaled; Adam:
-# per logit step, 0.1 is about 0.025 per pixel near mid-grey.
+LR = {"lbfgs": 1.0, "adam": 0.1}  # L-BFGS: the line search's first try along its quasi-Newton
+# step; Adam: per logit step, 0.1 is about 0.025 per pixel near mid-grey.
 EPS = 0.01  # pixels start within [EPS, 1 - EPS]: the sigmoid is too flat at 0 and 1 to move
 HISTORY = 50  # L-BFGS curvature pairs: enough at a few hundred steps, 50 x 4 bytes x pixels
 
@@ -55,24 +55,28 @@ def optimise(objective: PerceptualLoss, content: torch.Tensor, style: int, steps
     z = torch.logit(start.clamp(EPS, 1 - EPS)).to(content.device).requires_grad_()
     lr = LR[optimizer] if lr is None else lr
     if optimizer == "lbfgs":
-        opt = torch.optim.LBFGS([z], lr=lr, max_iter=steps, history_size=HISTORY)
+        # Strong-Wolfe line search: plain unit steps diverge at 256 px from the content image.
+        opt = torch.optim.LBFGS([z], lr=lr, max_iter=steps, history_size=HISTORY,
+                                line_search_fn="strong_wolfe")
     else:
         opt = torch.optim.Adam([z], lr=lr)
     content_feats = objective.content_features(content)  # fixed: compute once
     style_index = torch.tensor([style], device=content.device)
     bar = tqdm(total=steps, unit="step", disable=not progress, file=sys.stderr, leave=False)
+    done = [0]  # evaluations so far (a disabled bar does not count)
 
     def closure():
         opt.zero_grad()
         total, _ = objective(torch.sigmoid(z), content, style_index, content_feats)
         total.backward()
+        done[0] += 1
         bar.update()
         bar.set_postfix(loss=f"{total.item():.4g}", refresh=False)
         return total
 
-    while bar.n < steps:  # L-BFGS runs up to max_iter evaluations per step() call
+    while done[0] < steps:  # L-BFGS runs up to max_iter evaluations per step() call
         if optimizer == "lbfgs":
-            opt.param_groups[0].update(max_iter=steps - bar.n, max_eval=steps - bar.n)
+            opt.param_groups[0].update(max_iter=steps - done[0], max_eval=steps - done[0])
             opt.step(closure)
         else:
             closure()

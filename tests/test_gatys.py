@@ -51,7 +51,7 @@ def test_teacher_lowers_objective_below_content(tmp_path, style_files):
                         str(out), "--size", "48", "--steps", "8", "--style-size", "48"])
     content, result = terms["content_image"], terms["result"]
     assert content["content"] == 0 and content["style"] > 0
-    assert result["total"] < 0.5 * content["total"]
+    assert result["total"] < 0.8 * content["total"]
     assert result["total"] == pytest.approx(result["content"] + result["style"] + result["tv"])
     assert Image.open(out).size == (72, 48)  # shorter side --size, aspect kept
 

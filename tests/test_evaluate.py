@@ -1,0 +1,137 @@
+"""`python -m fststyle.evaluate`: the report's files and keys, numbers that add up, the
+training-photo warning, and the same network scored alike as .safetensors, .ckpt and .onnx."""
+
+import json
+import shutil
+import statistics
+
+import pytest
+from PIL import Image
+
+from fststyle import evaluate
+from fststyle.images import demo_photos
+
+from conftest import tiny_args
+
+TERMS = {"total", "content", "style", "tv"}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, photo_dir, style_files):
+    """One tiny trained 2-style network (random VGG) as .safetensors, .ckpt and .onnx."""
+    from fststyle.export import main as export
+    from fststyle.train import main as train
+
+    root = tmp_path_factory.mktemp("eval_model")
+    path = train(tiny_args(photo_dir, style_files, root, "--run_name", "e",
+                           "--model.alpha", "0.5", "--model.num_residual_blocks", "1"))
+    onnx = export([str(path), "--out", str(root / "e.onnx")])
+    return {"safetensors": path, "ckpt": path.parent / "last.ckpt", "onnx": onnx}
+
+
+@pytest.fixture(scope="module")
+def contents(tmp_path_factory):
+    """Two held-out photos and one bundled training photo (which must be warned about)."""
+    d = tmp_path_factory.mktemp("contents")
+    for f in demo_photos("heldout")[:2]:
+        shutil.copy(f, d / f.name)
+    shutil.copy(demo_photos("train")[0], d / "z_renamed.jpg")  # sorted last
+    return d
+
+
+@pytest.fixture(scope="module")
+def report(models, contents, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    run = models["safetensors"].parent
+    evaluate.main(["--model", str(models["safetensors"]), "--content", str(contents),
+                   "--size", "32", "--teacher-steps", "3", "--out", str(out), "--run", str(run)])
+    return out
+
+
+def test_report_files_and_documented_keys(report, models):
+    data = json.loads((report / "report.json").read_text())
+    assert {"model", "size", "center_crop", "teacher_steps", "device", "objective", "styles",
+            "median_ratio", "in_training_source"} <= data.keys()
+    assert data["objective"]["vgg_weights"] == "random" and data["teacher_steps"] == 3
+    assert list(data["styles"]) == ["s1", "s2"]
+    for style in data["styles"].values():
+        assert len(style["images"]) == 3
+        for r in style["images"]:
+            assert {"file", "network", "teacher", "content", "ratio", "network_ms",
+                    "teacher_ms"} <= r.keys()
+            for who in ("network", "teacher", "content"):
+                assert r[who].keys() == TERMS
+                assert r[who]["total"] == pytest.approx(
+                    r[who]["content"] + r[who]["style"] + r[who]["tv"], rel=1e-5)
+            assert r["content"]["content"] == 0  # the do-nothing baseline keeps the content
+            assert r["network_ms"] > 0 and r["teacher_ms"] > 0
+        assert style["median"].keys() == {"network", "teacher", "content", "ratio",
+                                          "network_ms", "teacher_ms"}
+    md = (report / "report.md").read_text()
+    assert "## s1" in md and "## s2" in md and md.count("| **median** |") == 2
+    grid = Image.open(report / "report_grid.jpg")
+    assert grid.format == "JPEG" and grid.height == 24 + 3 * (evaluate.TILE + 4)
+    run = models["safetensors"].parent / "artifacts"
+    assert {p.name for p in run.iterdir()} >= {"report.json", "report.md", "report_grid.jpg"}
+
+
+def test_ratio_recomputed_from_the_json(report):
+    data = json.loads((report / "report.json").read_text())
+    ratios = []
+    for style in data["styles"].values():
+        own = [r["network"]["total"] / r["teacher"]["total"] for r in style["images"]]
+        assert [r["ratio"] for r in style["images"]] == pytest.approx(own)
+        assert style["median"]["ratio"] == pytest.approx(statistics.median(own))
+        assert style["median"]["teacher"] == pytest.approx(
+            statistics.median(r["teacher"]["total"] for r in style["images"]))
+        ratios += own
+    assert data["median_ratio"] == pytest.approx(statistics.median(ratios))
+    md = (report / "report.md").read_text()
+    assert f"pairs: {data['median_ratio']:.2f}**" in md
+
+
+def test_training_photo_is_found_by_content(report, contents):
+    data = json.loads((report / "report.json").read_text())
+    assert data["in_training_source"] == [str(contents / "z_renamed.jpg")]
+
+
+@pytest.mark.parametrize("fmt", ["ckpt", "onnx"])
+def test_every_model_format_scores_the_same_network(fmt, models, contents, report, tmp_path,
+                                                   style_files, capsys):
+    """The other formats, a style subset, --center-crop, --max-images, --style-files and
+    --train-source; the network's scores match the .safetensors run's."""
+    train = tmp_path / "train"
+    train.mkdir()
+    heldout = sorted(contents.iterdir())[0]
+    shutil.copy(heldout, train / "renamed.png")  # same bytes under another name
+    data = evaluate.main(["--model", str(models[fmt]), "--content", str(contents), "--size",
+                          "32", "--teacher-steps", "2", "--styles", "s2", "--max-images", "1",
+                          "--center-crop", "--train-source", str(train), "--style-files",
+                          f"{style_files[0]},{style_files[1]}", "--out", str(tmp_path / "r")])
+    assert list(data["styles"]) == ["s2"] and data["center_crop"]
+    assert data["in_training_source"] == [str(heldout)]
+    assert str(heldout) in capsys.readouterr().err  # the warning names the file
+    grid = Image.open(tmp_path / "r" / "report_grid.jpg")
+    assert grid.size == (3 * (evaluate.TILE + 4) + 4, 24 + evaluate.TILE + 4)  # square tiles
+    if fmt == "onnx":  # uncropped, it must score like the .safetensors run
+        again = evaluate.main(["--model", str(models[fmt]), "--content", str(contents),
+                               "--size", "32", "--teacher-steps", "1", "--styles", "s2",
+                               "--max-images", "1", "--out", str(tmp_path / "u")])
+        first = json.loads((report / "report.json").read_text())["styles"]["s2"]["images"][0]
+        assert again["styles"]["s2"]["images"][0]["network"]["total"] == pytest.approx(
+            first["network"]["total"], rel=1e-3)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--styles", "s9"], "--styles: unknown ['s9'] (available: s1, s2)"),
+    (["--run", "no/such/run"], "--run: no run folder at no/such/run"),
+    (["--content", "no/such/dir"], "--content: no folder at no/such/dir"),
+    (["--train-source", "nowhere"], "--train-source: no folder at nowhere"),
+    (["--teacher-steps", "0"], "--teacher-steps >= 1"),
+    (["--style-files", "a.png"], "--style-files: 1 file(s) for 2 styles"),
+])
+def test_errors_name_the_option(models, tmp_path, extra, message):
+    with pytest.raises(SystemExit) as e:
+        evaluate.cli(["--model", str(models["safetensors"]), "--out", str(tmp_path), *extra])
+    assert message in str(e.value)
+    assert not (tmp_path / "report.json").exists()
