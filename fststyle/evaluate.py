@@ -19,7 +19,8 @@ for each style. report.json:
     objective: the objective's hyperparameters (fststyle.objective.OBJECTIVE_KEYS)
     styles.<style>.images[i]: file; network, teacher, content: {total, content, style, tv}
         (weighted terms; total is their sum); ratio = network.total / teacher.total;
-        network_ms (one stylize call, PIL in and out), teacher_ms (the whole optimisation)
+        network_ms (median of 3 stylize calls, PIL in and out), teacher_ms (the whole
+        optimisation; both on a CUDA GPU when there is one)
     styles.<style>.median: {network, teacher, content (totals), ratio, network_ms, teacher_ms}
     median_ratio: the median of ratio over every (style, image) pair
     in_training_source: content files whose bytes equal a training photo's
@@ -46,6 +47,7 @@ from fststyle.stylize import load_stylizer
 TILE = 192  # grid tile height in pixels: 4 styles x 2 + 1 columns stay under ~2000 px wide
 TERMS = ("content", "style", "tv")
 WARMUP = 3  # untimed network calls first: the first few pay for fresh memory pages
+REPEATS = 3  # timed calls per (image, style), the median reported: machines are shared
 
 
 def parse_args(argv):
@@ -128,14 +130,29 @@ def pick_styles(wanted: list[str] | None, network: list[str], objective: list[st
     return wanted or network
 
 
-def score(objective, stylizer, content: torch.Tensor, style: str, steps: int):
-    """One (content, style) pair -> (record, teacher image, network image)."""
-    index = stylizer.styles.index(style)
-    photo = to_pil(content[0])
-    start = time.perf_counter()
-    stylized = stylizer.stylize(photo, style=style)
-    network_ms = 1000 * (time.perf_counter() - start)
-    network = to_tensor(stylized)[None].to(content.device)
+def run_network(stylizer, contents: list, styles: list[str]) -> dict:
+    """{(image index, style): ((1, 3, H, W) output, ms)}. All network calls come before any
+    teacher run, whose large frees would make the next call pay for fresh memory pages again;
+    ms is the median of REPEATS calls (PIL in, PIL out), after WARMUP untimed ones."""
+    for _ in range(WARMUP):
+        stylizer.stylize(to_pil(contents[0][1][0]), style=styles[0])
+    outputs = {}
+    for i, (_, content) in enumerate(contents):
+        photo = to_pil(content[0])
+        for style in styles:
+            times = []
+            for _ in range(REPEATS):
+                start = time.perf_counter()
+                stylized = stylizer.stylize(photo, style=style)
+                times.append(1000 * (time.perf_counter() - start))
+            outputs[i, style] = (to_tensor(stylized)[None].to(content.device),
+                                 statistics.median(times))
+    return outputs
+
+
+def score(objective, content: torch.Tensor, index: int, network: torch.Tensor,
+          network_ms: float, steps: int) -> tuple[dict, torch.Tensor]:
+    """One (content, style) pair -> (record, teacher image); runs the teacher."""
     start = time.perf_counter()
     teacher = quantize(optimise(objective, content, index, steps))
     teacher_ms = 1000 * (time.perf_counter() - start)
@@ -144,7 +161,7 @@ def score(objective, stylizer, content: torch.Tensor, style: str, steps: int):
               "content": measure(objective, content, content, index),
               "network_ms": network_ms, "teacher_ms": teacher_ms}
     record["ratio"] = record["network"]["total"] / record["teacher"]["total"]
-    return record, teacher[0].cpu(), network[0].cpu()
+    return record, teacher
 
 
 def medians(images: list[dict]) -> dict[str, float]:
@@ -153,25 +170,43 @@ def medians(images: list[dict]) -> dict[str, float]:
             **{k: med(lambda r, k=k: r[k]) for k in ("ratio", "network_ms", "teacher_ms")}}
 
 
-def markdown(report: dict) -> str:
-    """report.md: a table per style, then the overall median ratio."""
-    head = ("| image | network | teacher | content image | network / teacher | network: "
-            "content | style | tv | teacher: content | style | tv | network ms | teacher ms |")
-    lines = [f"# Evaluation of {Path(report['model']).name}", "",
-             f"Training objective (lower is better) at {report['size']} px, teacher = "
-             f"{report['teacher_steps']} L-BFGS steps from the content image.", ""]
+def summary_table(report: dict) -> list[str]:
+    """One row of medians per style, then the median ratio over every pair."""
+    lines = ["| style | network | teacher | content image | network / teacher | network ms | "
+             "teacher ms |", "|" + " --- |" * 7]
     for style, s in report["styles"].items():
-        lines += [f"## {style}", "", head, "|" + " --- |" * 13]
-        for r in s["images"]:
-            terms = [f"{r[who][t]:.3g}" for who in ("network", "teacher") for t in TERMS]
-            lines.append(f"| {Path(r['file']).name} | {r['network']['total']:.3g} | "
-                         f"{r['teacher']['total']:.3g} | {r['content']['total']:.3g} | "
-                         f"{r['ratio']:.2f} | {' | '.join(terms)} | {r['network_ms']:.0f} | "
-                         f"{r['teacher_ms']:.0f} |")
         m = s["median"]
-        lines += [f"| **median** | {m['network']:.3g} | {m['teacher']:.3g} | {m['content']:.3g}"
-                  f" | **{m['ratio']:.2f}** |" + " |" * 6 + f" {m['network_ms']:.0f} | "
-                  f"{m['teacher_ms']:.0f} |", ""]
+        lines.append(f"| {style} | {m['network']:.3g} | {m['teacher']:.3g} | "
+                     f"{m['content']:.3g} | {m['ratio']:.2f} | {m['network_ms']:.0f} | "
+                     f"{m['teacher_ms']:.0f} |")
+    return lines + [f"| **all** | | | | **{report['median_ratio']:.2f}** | | |"]
+
+
+def style_table(s: dict) -> list[str]:
+    """A row per content image, then the medians."""
+    lines = ["| image | network | teacher | content image | network / teacher | network: "
+             "content | style | tv | teacher: content | style | tv | network ms | teacher ms |",
+             "|" + " --- |" * 13]
+    for r in s["images"]:
+        terms = [f"{r[who][t]:.3g}" for who in ("network", "teacher") for t in TERMS]
+        lines.append(f"| {Path(r['file']).name} | {r['network']['total']:.3g} | "
+                     f"{r['teacher']['total']:.3g} | {r['content']['total']:.3g} | "
+                     f"{r['ratio']:.2f} | {' | '.join(terms)} | {r['network_ms']:.0f} | "
+                     f"{r['teacher_ms']:.0f} |")
+    m = s["median"]
+    return lines + [f"| **median** | {m['network']:.3g} | {m['teacher']:.3g} | "
+                    f"{m['content']:.3g} | **{m['ratio']:.2f}** |" + " |" * 6 +
+                    f" {m['network_ms']:.0f} | {m['teacher_ms']:.0f} |"]
+
+
+def markdown(report: dict) -> str:
+    """report.md: the medians per style, a table per style, then the overall median ratio."""
+    lines = [f"# Evaluation of {Path(report['model']).name}", "",
+             f"Training objective (lower is better; medians over the content images) at "
+             f"{report['size']} px; teacher: {report['teacher_steps']} L-BFGS steps from the "
+             "content image; ms per image.", "", *summary_table(report), ""]
+    for style, s in report["styles"].items():
+        lines += [f"## {style}", "", *style_table(s), ""]
     pairs = sum(len(s["images"]) for s in report["styles"].values())
     lines.append(f"**Median network / teacher ratio over all {pairs} (style, image) pairs: "
                  f"{report['median_ratio']:.2f}** (1.00: as good as the teacher)")
@@ -207,17 +242,17 @@ def write_report(out: Path, report: dict, sheet: Image.Image) -> list[Path]:
 
 def evaluate(args, stylizer, objective, styles, contents) -> tuple[dict, list]:
     """Score every (content, style) pair; returns ({style: [records]}, grid rows)."""
+    outputs = run_network(stylizer, contents, styles)
     records, rows = {s: [] for s in styles}, []
-    for _ in range(WARMUP):
-        stylizer.stylize(to_pil(contents[0][1][0]), style=styles[0])
     bar = tqdm(total=len(contents) * len(styles), unit="pair", file=sys.stderr)
-    for path, content in contents:
-        row = [content[0]]
+    for i, (path, content) in enumerate(contents):
+        row = [content[0].cpu()]
         for style in styles:
-            record, teacher, network = score(objective, stylizer, content, style,
-                                             args.teacher_steps)
+            network, ms = outputs[i, style]
+            record, teacher = score(objective, content, stylizer.styles.index(style), network,
+                                    ms, args.teacher_steps)
             records[style].append({"file": str(path), **record})
-            row += [teacher, network]
+            row += [teacher[0].cpu(), network[0].cpu()]
             bar.update()
         rows.append(row)
     bar.close()

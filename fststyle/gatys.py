@@ -38,6 +38,22 @@ def quantize(image: torch.Tensor) -> torch.Tensor:
     return image.mul(255).round().div(255)
 
 
+def initial_logits(content: torch.Tensor, init: str, seed: int) -> torch.Tensor:
+    """z with sigmoid(z) = the content image (squeezed into [EPS, 1 - EPS]) or white noise."""
+    gen = torch.Generator().manual_seed(seed)
+    start = content if init == "content" else torch.rand(content.shape, generator=gen)
+    return torch.logit(start.clamp(EPS, 1 - EPS)).to(content.device)
+
+
+def make_optimizer(z: torch.Tensor, optimizer: str, lr: float | None, steps: int):
+    lr = LR[optimizer] if lr is None else lr
+    if optimizer == "adam":
+        return torch.optim.Adam([z], lr=lr)
+    # Strong-Wolfe line search: plain unit steps diverge at 256 px from the content image.
+    return torch.optim.LBFGS([z], lr=lr, max_iter=steps, history_size=HISTORY,
+                             line_search_fn="strong_wolfe")
+
+
 def optimise(objective: PerceptualLoss, content: torch.Tensor, style: int, steps: int = 500,
              init: str = "content", optimizer: str = "lbfgs", lr: float | None = None,
              seed: int = 0, progress: bool = True) -> torch.Tensor:
@@ -50,16 +66,8 @@ def optimise(objective: PerceptualLoss, content: torch.Tensor, style: int, steps
     if init not in ("content", "noise") or optimizer not in LR or steps < 1:
         raise ValueError(f"--init content|noise, --optimizer lbfgs|adam, --steps >= 1; got "
                          f"{init!r}, {optimizer!r}, {steps}")
-    gen = torch.Generator().manual_seed(seed)
-    start = content if init == "content" else torch.rand(content.shape, generator=gen)
-    z = torch.logit(start.clamp(EPS, 1 - EPS)).to(content.device).requires_grad_()
-    lr = LR[optimizer] if lr is None else lr
-    if optimizer == "lbfgs":
-        # Strong-Wolfe line search: plain unit steps diverge at 256 px from the content image.
-        opt = torch.optim.LBFGS([z], lr=lr, max_iter=steps, history_size=HISTORY,
-                                line_search_fn="strong_wolfe")
-    else:
-        opt = torch.optim.Adam([z], lr=lr)
+    z = initial_logits(content, init, seed).requires_grad_()
+    opt = make_optimizer(z, optimizer, lr, steps)
     content_feats = objective.content_features(content)  # fixed: compute once
     style_index = torch.tensor([style], device=content.device)
     bar = tqdm(total=steps, unit="step", disable=not progress, file=sys.stderr, leave=False)
@@ -74,7 +82,7 @@ def optimise(objective: PerceptualLoss, content: torch.Tensor, style: int, steps
         bar.set_postfix(loss=f"{total.item():.4g}", refresh=False)
         return total
 
-    while done[0] < steps:  # L-BFGS runs up to max_iter evaluations per step() call
+    while done[0] < steps:  # L-BFGS runs up to max_eval evaluations per step() call
         if optimizer == "lbfgs":
             opt.param_groups[0].update(max_iter=steps - done[0], max_eval=steps - done[0])
             opt.step(closure)

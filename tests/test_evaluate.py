@@ -69,6 +69,7 @@ def test_report_files_and_documented_keys(report, models):
                                           "network_ms", "teacher_ms"}
     md = (report / "report.md").read_text()
     assert "## s1" in md and "## s2" in md and md.count("| **median** |") == 2
+    assert md.count("| **all** |") == 1
     grid = Image.open(report / "report_grid.jpg")
     assert grid.format == "JPEG" and grid.height == 24 + 3 * (evaluate.TILE + 4)
     run = models["safetensors"].parent / "artifacts"
