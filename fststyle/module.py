@@ -18,7 +18,7 @@ from fststyle.health import DataHealth, LossHealth, NonFiniteLossError
 from fststyle.add_styles import (extend_styles, freeze_all_but_new_styles, load_base,
                                  zero_old_style_grads)
 from fststyle.network import TransformerNet
-from fststyle.vgg import VGGFeatures, layer_names
+from fststyle.vgg import VGGFeatures, deepest_layer
 
 # Gatys et al. 2015: content from relu4_2 (their conv4_2), style from relu1_1 ... relu5_1.
 CONTENT_LAYERS = {"relu4_2": 1.0}
@@ -48,8 +48,9 @@ class StyleTransfer(pl.LightningModule):
             of the conditional instance norms; >1 lets styles separate within a short run.
         max_nonfinite_steps: a NaN/inf loss skips its step; this many in a row stop the run
             (with last.ckpt holding the last good weights).
-        channels_last: NHWC memory layout for the network and the VGG: faster convolutions on
-            CPUs (oneDNN) and on GPUs with tensor cores.
+        channels_last: NHWC memory layout for the VGG: faster convolutions on CPUs (oneDNN)
+            and GPUs (tensor cores). The network stays NCHW: instance norm copies NHWC input
+            to NCHW and back at every layer (profiled: a NHWC network was ~19% slower).
         compile: torch.compile the network and the VGG (slow first steps; pays on long GPU runs).
         init_from: a trained model.safetensors or .ckpt to start from; its styles must be the
             first entries of `styles`, the rest get new (gamma, beta) rows (fststyle.add_styles).
@@ -78,7 +79,7 @@ class StyleTransfer(pl.LightningModule):
         style_files = [resolve_style(s) for s in styles]  # fail before any VGG work
         self.net, self.num_frozen_styles = self._build_net(init_from, train_only_new_styles)
         layers = list(content_layers) + list(style_layers)
-        vgg = VGGFeatures(vgg_weights, _deepest(layers), vgg_pooling)
+        vgg = VGGFeatures(vgg_weights, deepest_layer(layers), vgg_pooling)
         self.loss_fn = PerceptualLoss(vgg, content_layers, style_layers, content_weight,
                                       style_weight, tv_weight, len(styles), style_coefficients)
         self.loss_fn.set_style_targets(
@@ -114,12 +115,12 @@ class StyleTransfer(pl.LightningModule):
     @override
     def configure_model(self) -> None:
         if self.hparams.channels_last:
-            self.net.to(memory_format=torch.channels_last)
             self.loss_fn.vgg.to(memory_format=torch.channels_last)
         if "bf16" in str(self.trainer.precision):
-            # The VGG is frozen: hold its weights in bf16 instead of having autocast re-cast
-            # 20M of them on every forward. Gram targets stay fp32 (computed before this).
-            self.loss_fn.vgg.to(torch.bfloat16)
+            # The VGG is frozen: hold its conv weights in bf16 instead of having autocast
+            # re-cast 20M of them on every forward. Its input normalisation stays fp32 (a bf16
+            # 1/255 would scale every input by ~0.3%), and so do the Gram targets.
+            self.loss_fn.vgg.convs.to(torch.bfloat16)
         if self.hparams.compile:
             # Module.compile keeps parameter names, so checkpoints and model files are unchanged.
             self.net.compile()
@@ -136,8 +137,6 @@ class StyleTransfer(pl.LightningModule):
     @override
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
         content = batch["image"]  # (B, 3, S, S)
-        if self.hparams.channels_last:
-            content = content.contiguous(memory_format=torch.channels_last)
         self.data_health.update(len(content), batch.get("skipped", []))
         self.log("data/skipped", float(self.data_health.skipped), reduce_fx="max")
         style = self.style_indices(content.shape[0])
@@ -244,11 +243,3 @@ class StyleTransfer(pl.LightningModule):
             del state[key]
         checkpoint["style_names"] = self.style_names
 
-
-def _deepest(layers: list[str]) -> str:
-    order = layer_names("vgg19")
-    unknown = [n for n in layers if n not in order]
-    if unknown:
-        raise ValueError(f"--model.content_layers/style_layers: unknown VGG layer(s) {unknown}; "
-                         f"known: {order}")
-    return max(layers, key=order.index)

@@ -14,8 +14,8 @@ import torch
 
 from fststyle.images import open_rgb, resize_shorter, resolve_style, style_name, to_tensor
 from fststyle.losses import PerceptualLoss
-from fststyle.module import StyleTransfer, _deepest
-from fststyle.vgg import VGGFeatures
+from fststyle.module import StyleTransfer
+from fststyle.vgg import VGGFeatures, deepest_layer
 
 # The StyleTransfer arguments that define the loss (the rest shape the network or optimiser).
 OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "content_weight",
@@ -72,7 +72,7 @@ def objective_from_hparams(hparams: dict, style_files: list[str | Path] | None =
     except ValueError as e:
         raise ValueError(f"{e}; give the style images with --style-files") from e
     layers = list(hp["content_layers"]) + list(hp["style_layers"])
-    vgg = VGGFeatures(hp["vgg_weights"], _deepest(layers), hp["vgg_pooling"])
+    vgg = VGGFeatures(hp["vgg_weights"], deepest_layer(layers), hp["vgg_pooling"])
     loss = PerceptualLoss(vgg, hp["content_layers"], hp["style_layers"], hp["content_weight"],
                           hp["style_weight"], hp["tv_weight"], len(entries),
                           hp["style_coefficients"]).to(device)

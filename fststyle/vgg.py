@@ -30,6 +30,16 @@ def layer_names(arch: str = "vgg19") -> list[str]:
     return [f"relu{b + 1}_{i + 1}" for b, n in enumerate(BLOCKS[arch]) for i in range(n)]
 
 
+def deepest_layer(layers: list[str], arch: str = "vgg19") -> str:
+    """The last of `layers` in VGG order: where the truncated network can stop."""
+    order = layer_names(arch)
+    unknown = [n for n in layers if n not in order]
+    if unknown:
+        raise ValueError(f"content_layers/style_layers: unknown VGG layer(s) {unknown}; "
+                         f"known: {order}")
+    return max(layers, key=order.index)
+
+
 def layer_channels(name: str) -> int:
     return WIDTHS[int(name[4]) - 1]
 

@@ -26,6 +26,22 @@ def test_gram_is_fp32_under_bf16_autocast():
     assert g.dtype == torch.float32
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_gradient_matches_autograd_of_the_plain_formula(layout):
+    # gram_matrix has its own backward (one matmul, in the features' layout): check it against
+    # autograd through F F^T / (C H W), and numerically in float64.
+    x = torch.randn(2, 5, 4, 3, dtype=torch.float64).contiguous(memory_format=layout)
+    assert torch.autograd.gradcheck(gram_matrix, (x.clone().requires_grad_(),))
+    weights = torch.randn(2, 5, 5, dtype=torch.float64)
+    fast = x.clone().requires_grad_()
+    (gram_matrix(fast) * weights).sum().backward()
+    plain = x.clone().requires_grad_()
+    f = plain.reshape(2, 5, 12)
+    ((f @ f.transpose(1, 2) / 60) * weights).sum().backward()
+    torch.testing.assert_close(fast.grad, plain.grad)
+    assert fast.grad.is_contiguous(memory_format=layout)  # no layout copy on the way back
+
+
 def test_content_loss_zero_on_identical_input():
     x = torch.randn(2, 16, 8, 8)
     assert content_loss(x, x.clone()).item() == 0.0

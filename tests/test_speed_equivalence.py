@@ -1,5 +1,5 @@
 """Speed never changes the objective: the optimised training-step loss (truncated VGG, content
-features without autograd, bf16 autocast, channels_last) equals the plain formulation's."""
+features without autograd, bf16 autocast, a channels_last VGG) equals the plain formulation's."""
 
 import pytest
 import torch
@@ -40,15 +40,22 @@ def test_fp32_optimised_step_equals_plain_formulation(setup):
 
 def test_bf16_channels_last_step_within_2e_2_of_plain_fp32(setup):
     loss, full_vgg, net, content, style = setup
-    with torch.no_grad():
-        plain, _ = loss.plain_forward(full_vgg, net(content, style), content, style)
-        loss.vgg.to(memory_format=torch.channels_last)
-        net_cl = TransformerNet(2, alpha=0.5, num_residual_blocks=2)
-        net_cl.load_state_dict(net.state_dict())
-        net_cl.to(memory_format=torch.channels_last)
-        c = content.contiguous(memory_format=torch.channels_last)
+    out = net(content, style)
+    plain, _ = loss.plain_forward(full_vgg, out, content, style)
+    g_plain = torch.autograd.grad(plain, out)[0]
+    # As StyleTransfer.configure_model under bf16-mixed: the VGG NHWC and in bf16.
+    loss.vgg.to(memory_format=torch.channels_last)
+    loss.vgg.convs.to(torch.bfloat16)
+    try:
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            fast, _ = loss(net_cl(c, style), c, style)
+            out = net(content, style)
+            fast, _ = loss(out, content, style)
+        g_fast = torch.autograd.grad(fast, out)[0]
+    finally:
+        loss.vgg.convs.to(torch.float32)
         loss.vgg.to(memory_format=torch.contiguous_format)
     assert fast.dtype == torch.float32  # Grams and losses stay fp32 under autocast
     assert rel(fast, plain) <= 2e-2
+    # The gradient the network learns from points the same way (bf16 noise aside).
+    cosine = torch.nn.functional.cosine_similarity(g_fast.flatten().float(), g_plain.flatten(), 0)
+    assert cosine > 0.97  # 0.991 measured here
