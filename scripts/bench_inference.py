@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                    default=[(256, 256), (512, 512), (1920, 1080)], help="WIDTHxHEIGHT ...")
     p.add_argument("--backends", nargs="+", default=BACKENDS, help=f"from {BACKENDS}")
     p.add_argument("--runs", type=int, default=10, help="timed runs; the median is reported")
-    p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
     p.add_argument("--threads", type=int, help="CPU threads for both (default: all cores)")
     p.add_argument("--json", type=Path, default=Path("bench_inference.json"))
     args = p.parse_args(argv)

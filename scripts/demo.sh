@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: create .venv at the repo root, install fststyle, train the
-# 4-style demo network on the bundled photos (~6 min on 2 CPU cores), export it to ONNX and
+# 4-style demo network on the bundled photos (~4.5 min on 2 CPU cores), export it to ONNX and
 # stylize a held-out photo with every style through the torch-free runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
