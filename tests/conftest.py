@@ -1,5 +1,6 @@
 """Shared fixtures: tiny generated style images and a folder of real bundled photos."""
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import pytest
 from PIL import Image
 
 from fststyle.images import demo_photos
+
+SCRIPTS = Path(__file__).parents[1] / "scripts"
 
 
 def stripes(size: int = 96, period: int = 8) -> Image.Image:
@@ -49,3 +52,11 @@ def tiny_args(photo_dir, style_files, root, *extra) -> list[str]:
             "--model.vgg_weights", "random", "--model.style_size", "64",
             "--trainer.num_sanity_val_steps", "0", "--trainer.enable_progress_bar", "false",
             "--trainer.default_root_dir", str(root), *extra]
+
+
+def load_script(name: str):
+    """scripts/<name>.py as a module (scripts/ is not a package), to call its main()."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 2; baked and fp16 exports; metadata; refusal leaves no file. One tiny model, trained once."""
 
 import functools
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -18,7 +17,7 @@ from fststyle.model_io import load_model, save_model
 from fststyle.network import ConditionalInstanceNorm2d
 from fststyle.runtime import Stylizer
 
-from conftest import tiny_args
+from conftest import load_script, tiny_args
 
 # Ops onnxruntime-web's WebGPU backend implements (onnxruntime.ai/docs/.../webgpu operators).
 WEBGPU_OPS = {"Add", "Cast", "Concat", "Constant", "Conv", "Div", "Expand", "Gather",
@@ -168,10 +167,7 @@ def test_bad_options_exit_nonzero_naming_them(tiny_model, tmp_path, monkeypatch,
 
 def test_bench_inference_script(tiny_model, tmp_path):
     """scripts/bench_inference.py end to end at toy sizes (its numbers are not checked)."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_inference", Path(__file__).parents[1] / "scripts" / "bench_inference.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench_inference")
     rows = bench.main(["--model", str(tiny_model), "--sizes", "32x24", "19x17", "--runs", "2",
                        "--warmup", "1", "--backends", "torch", "ort-fp16", "--threads", "1",
                        "--json", str(tmp_path / "bench.json")])

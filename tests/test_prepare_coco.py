@@ -1,23 +1,17 @@
 """scripts/prepare_coco.py: a pre-resized Parquet copy that the data module reads back."""
 
-import importlib.util
 import shutil
-from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from fststyle.data import ContentDataModule
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "prepare_coco.py"
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def prepare():
-    spec = importlib.util.spec_from_file_location("prepare_coco", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("prepare_coco")
 
 
 def test_shards_are_resized_counted_and_trainable(tmp_path, photo_dir, prepare, capsys):

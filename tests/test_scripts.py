@@ -1,7 +1,6 @@
 """The benchmark and comparison scripts under scripts/, end to end at toy sizes (timings are
 printed, never checked)."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -9,14 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).parents[1] / "scripts"
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import SCRIPTS, load_script
 
 
 def test_bench_train_prints_speedup_last_and_writes_json(tmp_path):
