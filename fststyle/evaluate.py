@@ -40,7 +40,8 @@ from tqdm import tqdm
 
 from fststyle.atomic import atomic_path
 from fststyle.gatys import optimise, quantize
-from fststyle.images import demo_photos, list_images, open_rgb, resize_shorter, to_pil, to_tensor
+from fststyle.images import (demo_photos, list_images, open_rgb, resize_shorter, save_image,
+                             to_pil, to_tensor)
 from fststyle.objective import measure, model_hparams, objective_from_hparams, resolve_hparams
 from fststyle.stylize import load_stylizer
 
@@ -235,8 +236,7 @@ def write_report(out: Path, report: dict, sheet: Image.Image) -> list[Path]:
         tmp.write_text(json.dumps(report, indent=1) + "\n")
     with atomic_path(paths[1]) as tmp:
         tmp.write_text(markdown(report))
-    with atomic_path(paths[2]) as tmp:
-        sheet.save(tmp, format="JPEG", quality=88)
+    save_image(sheet, paths[2], jpeg_quality=88)
     return paths
 
 

@@ -57,14 +57,15 @@ def resize_shorter(image: Image.Image, size: int) -> Image.Image:
     return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BICUBIC)
 
 
-def save_image(image: Image.Image, path: str | Path) -> Path:
-    """Save atomically; the format follows the suffix."""
+def save_image(image: Image.Image, path: str | Path, jpeg_quality: int = 75) -> Path:
+    """Save atomically; the format follows the suffix (jpeg_quality: for .jpg, Pillow's 75
+    by default)."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: unknown image suffix {path.suffix!r}")
     with atomic_path(path) as tmp:
-        image.save(tmp, format=fmt)
+        image.save(tmp, format=fmt, **({"quality": jpeg_quality} if fmt == "JPEG" else {}))
     return path
 
 

@@ -18,11 +18,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from PIL import Image
 from tqdm import tqdm
 
-from fststyle.atomic import atomic_path
-from fststyle.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb
+from fststyle.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb, save_image
 from fststyle.masks import mask_weights, parse_style_mask
 from fststyle.runtime import Stylizer, parse_style, style_weights
 
@@ -87,13 +85,6 @@ def plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def save_image(image: Image.Image, path: Path) -> None:
-    """Atomic save; the format follows the suffix."""
-    fmt = Image.registered_extensions()[path.suffix.lower()]
-    with atomic_path(path) as tmp:
-        image.save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="image files, folders")
@@ -137,7 +128,7 @@ def run(args) -> int:
         try:
             out = stylizer.stylize(open_rgb(src), args.style, args.preserve_color, args.max_size,
                                    args.style_mask)
-            save_image(out, dst)
+            save_image(out, dst, jpeg_quality=95)
         except (ValueError, OSError) as e:
             failed += 1
             named = str(e) if str(src) in str(e) else f"{src}: {e}"
