@@ -34,8 +34,9 @@ SCHEMA = pa.schema([("image", pa.struct([("bytes", pa.binary()), ("path", pa.str
 def sources(source: str, split: str, column: str):
     """Yield (name, path-or-file) for every image of a folder or a `datasets` source."""
     path = Path(source)
-    if path.is_dir() and list_images(path):
-        for f in list_images(path):
+    files = list_images(path) if path.is_dir() else []  # one scan: ~118k files for COCO
+    if files:
+        for f in files:
             yield str(f.relative_to(path)), f
         return
     import datasets
