@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fststyle.vgg import VGGFeatures, layer_names
+from fststyle.images import open_rgb, resize_shorter, to_tensor
+from fststyle.vgg import VGGFeatures, deepest_layer, layer_names
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -148,6 +149,22 @@ class PerceptualLoss(nn.Module):
         terms["tv"] = self.tv_weight * total_variation(output.float())
         total = terms["content"] + terms["style"] + terms["tv"]
         return total, terms
+
+
+def build_objective(style_files: list, style_size: int, content_layers: dict[str, float],
+                    style_layers: dict[str, float], content_weight: float, style_weight: float,
+                    tv_weight: float, style_coefficients: list[float] | None, vgg_weights: str,
+                    vgg_pooling: str, device: str | torch.device = "cpu") -> PerceptualLoss:
+    """The training objective, built one way for training (fststyle.module) and for measuring
+    (fststyle.objective): the VGG truncated at the deepest loss layer, and one style's Gram
+    targets per image in `style_files`, its shorter side resized to `style_size` (no crop)."""
+    layers = list(content_layers) + list(style_layers)
+    vgg = VGGFeatures(vgg_weights, deepest_layer(layers), vgg_pooling)
+    loss = PerceptualLoss(vgg, content_layers, style_layers, content_weight, style_weight,
+                          tv_weight, len(style_files), style_coefficients).to(device)
+    loss.set_style_targets(
+        [to_tensor(resize_shorter(open_rgb(f), style_size))[None] for f in style_files])
+    return loss
 
 
 def _check_layers(layers: dict[str, float], option: str, arch: str) -> None:

@@ -11,14 +11,12 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from fststyle.images import (DEMO_STYLES, open_rgb, resize_shorter, resolve_style,
-                             sample_grid, save_image, style_name, to_tensor)
-from fststyle.losses import PerceptualLoss
+from fststyle.images import DEMO_STYLES, resolve_style, sample_grid, save_image, style_name
+from fststyle.losses import build_objective
 from fststyle.health import DataHealth, LossHealth, NonFiniteLossError
 from fststyle.add_styles import (extend_styles, freeze_all_but_new_styles, load_base,
                                  zero_old_style_grads)
 from fststyle.network import TransformerNet
-from fststyle.vgg import VGGFeatures, deepest_layer
 
 # Gatys et al. 2015: content from relu4_2 (their conv4_2), style from relu1_1 ... relu5_1.
 CONTENT_LAYERS = {"relu4_2": 1.0}
@@ -72,20 +70,17 @@ class StyleTransfer(pl.LightningModule):
         super().__init__()
         if not styles:
             raise ValueError("--model.styles is empty: give at least one style image")
+        if lr <= 0 or style_lr_multiplier <= 0:
+            raise ValueError("--model.lr and --model.style_lr_multiplier must be > 0")
         self.save_hyperparameters()
         self.style_names = [style_name(s) for s in styles]
         if len(set(self.style_names)) != len(styles):
             raise ValueError(f"--model.styles: style names must be unique, got {self.style_names}")
         style_files = [resolve_style(s) for s in styles]  # fail before any VGG work
         self.net, self.num_frozen_styles = self._build_net(init_from, train_only_new_styles)
-        layers = list(content_layers) + list(style_layers)
-        vgg = VGGFeatures(vgg_weights, deepest_layer(layers), vgg_pooling)
-        self.loss_fn = PerceptualLoss(vgg, content_layers, style_layers, content_weight,
-                                      style_weight, tv_weight, len(styles), style_coefficients)
-        self.loss_fn.set_style_targets(
-            [to_tensor(resize_shorter(open_rgb(f), style_size))[None] for f in style_files])
-        if lr <= 0 or style_lr_multiplier <= 0:
-            raise ValueError(f"--model.lr and --model.style_lr_multiplier must be > 0")
+        self.loss_fn = build_objective(style_files, style_size, content_layers, style_layers,
+                                       content_weight, style_weight, tv_weight,
+                                       style_coefficients, vgg_weights, vgg_pooling)
         self.lr, self.style_lr_multiplier = lr, style_lr_multiplier
         self.strict_loading = False  # checkpoints leave out the frozen VGG weights
         self.last_grid_step = -1
@@ -114,13 +109,9 @@ class StyleTransfer(pl.LightningModule):
 
     @override
     def configure_model(self) -> None:
-        if self.hparams.channels_last:
-            self.loss_fn.vgg.to(memory_format=torch.channels_last)
-        if "bf16" in str(self.trainer.precision):
-            # The VGG is frozen: hold its conv weights in bf16 instead of having autocast
-            # re-cast 20M of them on every forward. Its input normalisation stays fp32 (a bf16
-            # 1/255 would scale every input by ~0.3%), and so do the Gram targets.
-            self.loss_fn.vgg.convs.to(torch.bfloat16)
+        # The Gram targets stay fp32: build_objective computed them before this.
+        self.loss_fn.vgg.set_step_format(self.hparams.channels_last,
+                                         bf16="bf16" in str(self.trainer.precision))
         if self.hparams.compile:
             # Module.compile keeps parameter names, so checkpoints and model files are unchanged.
             self.net.compile()
@@ -144,7 +135,7 @@ class StyleTransfer(pl.LightningModule):
         # Decided across ranks, so every rank skips (or stops) together.
         finite = not self.trainer.strategy.reduce_boolean_decision(
             not torch.isfinite(total).item(), all=False)
-        if not self._loss_ok(finite, total):
+        if not self._loss_ok(finite):
             self.log("train/nonfinite_steps", float(self.loss_health.total), reduce_fx="max")
             return None  # Lightning skips backward and the optimiser step
         self._log_losses(total, terms)
@@ -158,10 +149,9 @@ class StyleTransfer(pl.LightningModule):
         self.log("train/loss", values[0], prog_bar=True)
         self.log_dict({f"train/{k}": v for k, v in zip(terms, values[1:])})
 
-    def _loss_ok(self, finite: bool, total: torch.Tensor) -> bool:
+    def _loss_ok(self, finite: bool) -> bool:
         try:
-            return self.loss_health.check(total.detach() if finite else float("nan"),
-                                          self.global_step)
+            return self.loss_health.check(finite, self.global_step)
         except NonFiniteLossError:
             # Skipped steps never touched the weights: they are the last good state.
             self.trainer.save_checkpoint(Path(self.trainer.default_root_dir) / "last.ckpt",

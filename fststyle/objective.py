@@ -12,10 +12,9 @@ from pathlib import Path
 
 import torch
 
-from fststyle.images import open_rgb, resize_shorter, resolve_style, style_name, to_tensor
-from fststyle.losses import PerceptualLoss
+from fststyle.images import resolve_style, style_name
+from fststyle.losses import PerceptualLoss, build_objective
 from fststyle.module import StyleTransfer
-from fststyle.vgg import VGGFeatures, deepest_layer
 
 # The StyleTransfer arguments that define the loss (the rest shape the network or optimiser).
 OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "content_weight",
@@ -71,13 +70,8 @@ def objective_from_hparams(hparams: dict, style_files: list[str | Path] | None =
         files = [resolve_style(str(s)) for s in (style_files or entries)]
     except ValueError as e:
         raise ValueError(f"{e}; give the style images with --style-files") from e
-    layers = list(hp["content_layers"]) + list(hp["style_layers"])
-    vgg = VGGFeatures(hp["vgg_weights"], deepest_layer(layers), hp["vgg_pooling"])
-    loss = PerceptualLoss(vgg, hp["content_layers"], hp["style_layers"], hp["content_weight"],
-                          hp["style_weight"], hp["tv_weight"], len(entries),
-                          hp["style_coefficients"]).to(device)
-    size = hp["style_size"]  # as in training: shorter side resized, no crop
-    loss.set_style_targets([to_tensor(resize_shorter(open_rgb(f), size))[None] for f in files])
+    loss = build_objective(files, **{k: hp[k] for k in OBJECTIVE_KEYS if k != "styles"},
+                           device=device)
     loss.style_names = [style_name(str(s)) for s in entries]
     return loss
 

@@ -37,12 +37,19 @@ warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")  # counts globally
 
 
+def bf16_supported(device: str) -> bool:
+    """Whether `device` ("cuda" or "cpu") has bf16 units (on CPU: oneDNN's AVX512-BF16/AMX)."""
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def default_precision() -> str:
     """bf16 autocast where the hardware has bf16 units (about 2x faster on AVX512-BF16 CPUs),
     else fp32. Grams stay fp32 either way (losses.gram_matrix)."""
     if torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
+        return "bf16-mixed" if bf16_supported("cuda") else "16-mixed"
+    return "bf16-mixed" if bf16_supported("cpu") else "32-true"
 
 
 # The run name every rank uses when --run_name is not given; under srun or torchrun, where the

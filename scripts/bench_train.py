@@ -6,8 +6,9 @@
 One step = network forward + backward, VGG on the output and the content, loss, Adam step.
 fststyle's step: VGG truncated at the deepest loss layer, content features without autograd
 and only up to relu4_2, style Grams precomputed (fp32), bf16 autocast where the hardware has
-bf16, the VGG channels_last, Grams with a one-matmul backward, fused Adam on CUDA, optionally torch.compile. The baseline (`--baseline`,
-on by default): two full VGG19 passes (to relu5_4, both tracked by autograd), fp32, NCHW.
+bf16, the VGG channels_last, Grams with a one-matmul backward, fused Adam on CUDA, optionally
+torch.compile. The baseline (`--baseline`, on by default): two full VGG19 passes (to relu5_4,
+both tracked by autograd), fp32, NCHW.
 Median of --steps timed steps after --warmup; prints images/s, peak memory, and last
 `speedup: <ratio>`. Random VGG weights by default: the speed does not depend on them.
 """
@@ -25,13 +26,8 @@ import torch
 from fststyle.losses import PerceptualLoss
 from fststyle.module import CONTENT_LAYERS, STYLE_LAYERS
 from fststyle.network import TransformerNet
+from fststyle.train import bf16_supported
 from fststyle.vgg import VGGFeatures
-
-
-def bf16_supported(device: str) -> bool:
-    if device == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def build(args, device: str):
@@ -44,18 +40,16 @@ def build(args, device: str):
 
 
 def make_step(args, device: str, optimised: bool):
-    """A closure that runs one full training step; returns it and the batch size."""
+    """A closure that runs one full training step; returns it and whether it uses bf16."""
     net, loss = build(args, device)
     full_vgg = None if optimised else VGGFeatures(args.vgg_weights, "relu5_4").to(device)
-    if optimised:  # the VGG only: as StyleTransfer.configure_model (see its channels_last)
-        loss.vgg.to(memory_format=torch.channels_last)
+    use_bf16 = optimised and bf16_supported(device) and not args.fp32
+    # As StyleTransfer.configure_model: the VGG (not the network) NHWC, its convs bf16 if used.
+    loss.vgg.set_step_format(channels_last=optimised, bf16=use_bf16)
     if optimised and args.compile:
         net.compile()
         loss.vgg.compile()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=optimised and device == "cuda")
-    use_bf16 = optimised and bf16_supported(device) and not args.fp32
-    if use_bf16:
-        loss.vgg.convs.to(torch.bfloat16)  # as StyleTransfer.configure_model does under bf16-mixed
     autocast = (torch.autocast(device, dtype=torch.bfloat16) if use_bf16 else nullcontext())
     content = torch.rand(args.batch, 3, args.size, args.size, device=device)
     style = torch.arange(args.batch, device=device) % 4

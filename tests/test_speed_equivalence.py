@@ -43,17 +43,14 @@ def test_bf16_channels_last_step_within_2e_2_of_plain_fp32(setup):
     out = net(content, style)
     plain, _ = loss.plain_forward(full_vgg, out, content, style)
     g_plain = torch.autograd.grad(plain, out)[0]
-    # As StyleTransfer.configure_model under bf16-mixed: the VGG NHWC and in bf16.
-    loss.vgg.to(memory_format=torch.channels_last)
-    loss.vgg.convs.to(torch.bfloat16)
+    loss.vgg.set_step_format(channels_last=True, bf16=True)  # as under bf16-mixed
     try:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out = net(content, style)
             fast, _ = loss(out, content, style)
         g_fast = torch.autograd.grad(fast, out)[0]
     finally:
-        loss.vgg.convs.to(torch.float32)
-        loss.vgg.to(memory_format=torch.contiguous_format)
+        loss.vgg.set_step_format(channels_last=False, bf16=False)
     assert fast.dtype == torch.float32  # Grams and losses stay fp32 under autocast
     assert rel(fast, plain) <= 2e-2
     # The gradient the network learns from points the same way (bf16 noise aside).
