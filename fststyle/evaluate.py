@@ -5,10 +5,13 @@
         --teacher-steps 300 --styles udnie,the_scream --max-images 8 --center-crop \\
         --train-source coco/ --run checkpoints/demo --out eval/demo
 
-For every style and content image, three images are scored with the model's own training
-objective (fststyle.objective, weights from the model's metadata): the network's output, the
-teacher's (fststyle.gatys.optimise from the content image, --teacher-steps L-BFGS evaluations)
-and the content image itself (the do-nothing baseline). Content images are resized to --size on
+For every style and content image, three images are scored with one objective: the network's
+output, the teacher's (fststyle.gatys.optimise of that same objective from the content image,
+--teacher-steps L-BFGS evaluations) and the content image itself (the do-nothing baseline).
+--objective model (default): the model's own training objective (fststyle.objective, weights
+from the model's metadata). --objective reference: one fixed objective for every model
+(fststyle.objective.REFERENCE: Gatys et al.'s layers, each layer's error relative to its
+target), so that models trained with different recipes can be compared. Content images are resized to --size on
 the shorter side and not cropped (--center-crop: a centred square). Every image is scored as
 the 8-bit image it would be saved as. Writes to --out:
 
@@ -16,13 +19,17 @@ report.md: one table per style (a row per content image, then the medians) and t
 median ratio. report_grid.jpg: one row per content image: the content, then teacher | network
 for each style. report.json:
     model, size, center_crop, teacher_steps, device: what was measured, and how
-    objective: the objective's hyperparameters (fststyle.objective.OBJECTIVE_KEYS)
-    styles.<style>.images[i]: file; network, teacher, content: {total, content, style, tv}
-        (weighted terms; total is their sum); ratio = network.total / teacher.total;
+    objective_kind: model | reference; objective: its hyperparameters
+        (fststyle.objective.OBJECTIVE_KEYS)
+    styles.<style>.images[i]: file; network, teacher, content: {total, content, style, tv,
+        style/<layer>} (weighted terms; total = content + style + tv, style = the sum of
+        the style/<layer>); ratio = network.total / teacher.total;
         network_ms (median of 3 stylize calls, PIL in and out), teacher_ms (the whole
-        optimisation; both on a CUDA GPU when there is one)
+        optimisation, as first run when --teacher-cache supplied it; both on a CUDA GPU when
+        there is one)
     styles.<style>.median: {network, teacher, content (totals), ratio, network_ms, teacher_ms}
     median_ratio: the median of ratio over every (style, image) pair
+    style_layers: {network, teacher}.{layer}: the median of style/<layer> over every pair
     in_training_source: content files whose bytes equal a training photo's
 """
 
@@ -42,7 +49,8 @@ from fststyle.atomic import atomic_path
 from fststyle.gatys import optimise, quantize
 from fststyle.images import (demo_photos, list_images, open_rgb, resize_shorter, save_image,
                              to_pil, to_tensor)
-from fststyle.objective import measure, model_hparams, objective_from_hparams, resolve_hparams
+from fststyle.objective import (OBJECTIVES, measure, model_hparams, objective_from_hparams,
+                                reference_hparams, resolve_hparams)
 from fststyle.stylize import load_stylizer
 
 TILE = 192  # grid tile height in pixels: 4 styles x 2 + 1 columns stay under ~2000 px wide
@@ -66,6 +74,13 @@ def parse_args(argv):
     p.add_argument("--style-files", type=lambda s: s.split(","),
                    help="the model's style images, comma-separated, when the recorded paths "
                         "do not exist here")
+    p.add_argument("--objective", choices=OBJECTIVES, default="model",
+                   help="score with the model's own training objective, or the fixed "
+                        "reference one (comparable across recipes)")
+    p.add_argument("--teacher-cache", type=Path,
+                   help="a folder to keep teacher results in and reuse them: the teacher "
+                        "depends only on the objective, photo, style and --teacher-steps, so "
+                        "models compared on one objective (--objective reference) share it")
     p.add_argument("--run", type=Path, help="a run folder: attach the report to its record")
     return p.parse_args(argv)
 
@@ -151,12 +166,42 @@ def run_network(stylizer, contents: list, styles: list[str]) -> dict:
     return outputs
 
 
-def score(objective, content: torch.Tensor, index: int, network: torch.Tensor,
-          network_ms: float, steps: int) -> tuple[dict, torch.Tensor]:
-    """One (content, style) pair -> (record, teacher image); runs the teacher."""
+def teacher_key(objective, content: torch.Tensor, index: int, steps: int) -> str:
+    """What the teacher's result depends on: the objective's weights and its style targets
+    (which fix the style image, its size and the VGG), the content pixels and the steps."""
+    h = hashlib.sha256(json.dumps({"content": objective.content_layers,
+                                   "style": objective.style_layers, "steps": steps,
+                                   "weights": [objective.content_weight, objective.style_weight,
+                                               objective.tv_weight, objective.loss_normalization,
+                                               float(objective.style_coefficients[index])]},
+                                  sort_keys=True).encode())
+    for name in objective.style_layers:
+        h.update(objective.target_gram(name, torch.tensor([index])).cpu().numpy().tobytes())
+    h.update(content.cpu().numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def run_teacher(objective, content: torch.Tensor, index: int, steps: int,
+                cache: Path | None) -> tuple[torch.Tensor, float]:
+    """The teacher's (1, 3, H, W) 8-bit result and its ms, from `cache` when it holds them."""
+    path = cache / f"{teacher_key(objective, content, index, steps)}.pt" if cache else None
+    if path is not None and path.is_file():
+        saved = torch.load(path, weights_only=True)
+        return saved["image"].to(content.device).float() / 255, saved["ms"]
     start = time.perf_counter()
     teacher = quantize(optimise(objective, content, index, steps))
-    teacher_ms = 1000 * (time.perf_counter() - start)
+    ms = 1000 * (time.perf_counter() - start)
+    if path is not None:
+        with atomic_path(path) as tmp:
+            torch.save({"image": teacher.mul(255).round().byte().cpu(), "ms": ms}, tmp)
+    return teacher, ms
+
+
+def score(objective, content: torch.Tensor, index: int, network: torch.Tensor,
+          network_ms: float, steps: int, cache: Path | None = None) -> tuple[dict, torch.Tensor]:
+    """One (content, style) pair -> (record, teacher image); runs the teacher (or reads it
+    from `cache`)."""
+    teacher, teacher_ms = run_teacher(objective, content, index, steps, cache)
     record = {"network": measure(objective, network, content, index),
               "teacher": measure(objective, teacher, content, index),
               "content": measure(objective, content, content, index),
@@ -169,6 +214,27 @@ def medians(images: list[dict]) -> dict[str, float]:
     med = lambda f: statistics.median(f(r) for r in images)  # noqa: E731
     return {**{k: med(lambda r, k=k: r[k]["total"]) for k in ("network", "teacher", "content")},
             **{k: med(lambda r, k=k: r[k]) for k in ("ratio", "network_ms", "teacher_ms")}}
+
+
+def layer_medians(records: dict[str, list[dict]], layers: list[str]) -> dict:
+    """{network, teacher}.{layer}: the median weighted style term of each layer over every
+    (style, image) pair."""
+    pairs = [r for rs in records.values() for r in rs]
+    return {who: {n: statistics.median(r[who][f"style/{n}"] for r in pairs) for n in layers}
+            for who in ("network", "teacher")}
+
+
+def layer_table(report: dict) -> list[str]:
+    """The style term per VGG layer, network vs teacher: medians and shares of their sum."""
+    layers = report["style_layers"]
+    sums = {who: sum(v.values()) or 1.0 for who, v in layers.items()}
+    lines = ["| style layer | network | teacher | network share | teacher share |",
+             "|" + " --- |" * 5]
+    for n in layers["network"]:
+        net, tea = layers["network"][n], layers["teacher"][n]
+        lines.append(f"| {n} | {net:.3g} | {tea:.3g} | {100 * net / sums['network']:.0f}% | "
+                     f"{100 * tea / sums['teacher']:.0f}% |")
+    return lines
 
 
 def summary_table(report: dict) -> list[str]:
@@ -202,10 +268,14 @@ def style_table(s: dict) -> list[str]:
 
 def markdown(report: dict) -> str:
     """report.md: the medians per style, a table per style, then the overall median ratio."""
+    kind = {"model": "The model's training objective",
+            "reference": "The reference objective"}[report["objective_kind"]]
     lines = [f"# Evaluation of {Path(report['model']).name}", "",
-             f"Training objective (lower is better; medians over the content images) at "
+             f"{kind} (lower is better; medians over the content images) at "
              f"{report['size']} px; teacher: {report['teacher_steps']} L-BFGS steps from the "
-             "content image; ms per image.", "", *summary_table(report), ""]
+             "content image; ms per image.", "", *summary_table(report), "",
+             "Style term per VGG layer (medians over every pair):", "", *layer_table(report),
+             ""]
     for style, s in report["styles"].items():
         lines += [f"## {style}", "", *style_table(s), ""]
     pairs = sum(len(s["images"]) for s in report["styles"].values())
@@ -250,7 +320,7 @@ def evaluate(args, stylizer, objective, styles, contents) -> tuple[dict, list]:
         for style in styles:
             network, ms = outputs[i, style]
             record, teacher = score(objective, content, stylizer.styles.index(style), network,
-                                    ms, args.teacher_steps)
+                                    ms, args.teacher_steps, args.teacher_cache)
             records[style].append({"file": str(path), **record})
             row += [teacher[0].cpu(), network[0].cpu()]
             bar.update()
@@ -266,6 +336,8 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_flush_denormal(True)  # L-BFGS drives VGG gradients denormal: 5x slower on CPU
     device = "cuda" if torch.cuda.is_available() else "cpu"
     stylizer, hparams = load_stylizer(args.model), model_hparams(args.model)
+    hparams = (resolve_hparams(hparams) if args.objective == "model"
+               else reference_hparams(hparams, args.size))
     objective = objective_from_hparams(hparams, args.style_files, device)
     styles = pick_styles(args.styles, list(stylizer.styles), objective.style_names)
     contents = [(f, c.to(device)) for f, c in load_contents(args)]
@@ -278,9 +350,10 @@ def main(argv: list[str] | None = None) -> dict:
     records, rows = evaluate(args, stylizer, objective, styles, contents)
     report = {"model": str(args.model), "size": args.size, "center_crop": args.center_crop,
               "teacher_steps": args.teacher_steps, "device": device,
-              "objective": resolve_hparams(hparams),
+              "objective_kind": args.objective, "objective": hparams,
               "styles": {s: {"images": r, "median": medians(r)} for s, r in records.items()},
               "median_ratio": statistics.median(r["ratio"] for rs in records.values() for r in rs),
+              "style_layers": layer_medians(records, list(hparams["style_layers"])),
               "in_training_source": overlap}
     labels = ["content"] + [f"{s} {who}" for s in styles for who in ("teacher", "network")]
     paths = write_report(args.out, report, grid(rows, labels))

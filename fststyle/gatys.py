@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from fststyle.images import (IMAGE_EXTENSIONS, open_rgb, resize_shorter, save_image, to_pil,
                              to_tensor)
-from fststyle.losses import PerceptualLoss
+from fststyle.losses import LOSS_NORMALIZATIONS, PerceptualLoss
 from fststyle.objective import measure, model_hparams, objective_from_hparams, training_defaults
 
 LR = {"lbfgs": 1.0, "adam": 0.1}  # L-BFGS: the line search's first try along its quasi-Newton
@@ -132,6 +132,8 @@ def parse_args(argv):
     recipe.add_argument("--style-size", dest="style_size", type=int)
     recipe.add_argument("--vgg-weights", dest="vgg_weights")
     recipe.add_argument("--vgg-pooling", dest="vgg_pooling", choices=["max", "avg"])
+    recipe.add_argument("--loss-normalization", dest="loss_normalization",
+                        choices=list(LOSS_NORMALIZATIONS))
     for name in ("content_layers", "style_layers"):
         recipe.add_argument(f"--{name.replace('_', '-')}", dest=name, type=json.loads,
                             help='JSON, e.g. \'{"relu4_2": 1.0}\'')

@@ -4,12 +4,46 @@ the feed-forward network is trained against (Johnson et al. 2016's "perceptual l
 Small pure functions plus one module that holds the frozen VGG and the style Gram targets.
 """
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from fststyle.images import open_rgb, resize_shorter, to_tensor
 from fststyle.vgg import VGGFeatures, deepest_layer, layer_names
+
+
+# Gatys et al. 2015: content from relu4_2 (their conv4_2), style from relu1_1 ... relu5_1 at
+# w_l = 1/5 each.
+CONTENT_LAYERS = {"relu4_2": 1.0}
+STYLE_LAYERS = {"relu1_1": 0.2, "relu2_1": 0.2, "relu3_1": 0.2, "relu4_1": 0.2, "relu5_1": 0.2}
+LOSS_NORMALIZATIONS = ("target", "none")
+EPS = 1e-12  # a black photo's features are all zero: keep its relative content error finite
+
+
+@dataclass(frozen=True)
+class LossDefaults:
+    """The objective's default settings: the one place they are written. StyleTransfer's
+    arguments, fststyle.gatys, the benchmarks and the tests read them from here.
+
+    loss_normalization "target": each layer's squared error is divided by its target's mean
+    square (the content photo's features; the painting's Gram), so every term is a relative
+    error and a layer weight means what it says. Raw Gram errors differ by three orders of magnitude
+    across layers (relu4_1 carried 92% of the style term with w_l = 1/5 each, relu1_1 and
+    relu5_1 0.1%), which starved the colour and brush-stroke layers. "none": raw squared
+    errors, as models trained before 0.3 were.
+    """
+
+    content_layers: dict[str, float] = field(default_factory=lambda: dict(CONTENT_LAYERS))
+    style_layers: dict[str, float] = field(default_factory=lambda: dict(STYLE_LAYERS))
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 0.0
+    loss_normalization: str = "target"
+
+
+DEFAULTS = LossDefaults()
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -49,14 +83,21 @@ class _Gram(torch.autograd.Function):
         return (torch.bmm(f, s) if ctx.positions_first else torch.bmm(s, f)), None
 
 
-def content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared feature distance (Gatys et al. eq. 1, as a mean instead of half a sum)."""
-    return F.mse_loss(output.float(), target.float())
+def content_loss(output: torch.Tensor, target: torch.Tensor,
+                 relative: bool = False) -> torch.Tensor:
+    """Mean squared feature distance (Gatys et al. eq. 1, as a mean instead of half a sum);
+    relative: per sample divided by the target's mean square, then averaged over the batch."""
+    output, target = output.float(), target.float()
+    if not relative:
+        return F.mse_loss(output, target)
+    error = (output - target).pow(2).flatten(1).mean(1)  # (B,)
+    return (error / target.pow(2).flatten(1).mean(1).clamp_min(EPS)).mean()
 
 
 def style_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """(B, C, C), (B, C, C) -> (B,) mean squared Gram distance per sample (Gatys et al. eq. 4)."""
     return (output_gram - target_gram).pow(2).mean(dim=(1, 2))
+
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:
@@ -75,8 +116,12 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, vgg: VGGFeatures, content_layers: dict[str, float],
                  style_layers: dict[str, float], content_weight: float, style_weight: float,
-                 tv_weight: float, num_styles: int, style_coefficients: list[float] | None = None):
+                 tv_weight: float, num_styles: int, style_coefficients: list[float] | None = None,
+                 loss_normalization: str = DEFAULTS.loss_normalization):
         super().__init__()
+        if loss_normalization not in LOSS_NORMALIZATIONS:
+            raise ValueError(f"--model.loss_normalization must be one of "
+                             f"{LOSS_NORMALIZATIONS}, got {loss_normalization!r}")
         _check_layers(content_layers, "content_layers", vgg.arch)
         _check_layers(style_layers, "style_layers", vgg.arch)
         for name, value in (("content_weight", content_weight), ("style_weight", style_weight),
@@ -90,11 +135,20 @@ class PerceptualLoss(nn.Module):
         self.vgg = vgg
         self.content_layers, self.style_layers = dict(content_layers), dict(style_layers)
         self.content_weight, self.style_weight = content_weight, style_weight
-        self.tv_weight = tv_weight
+        self.tv_weight, self.loss_normalization = tv_weight, loss_normalization
         self.register_buffer("style_coefficients", torch.tensor(coefficients))
         for name in style_layers:
             c = vgg.convs[vgg.names.index(name)].out_channels
             self.register_buffer(f"gram_{name}", torch.zeros(num_styles, c, c))
+            # 1 / the target Gram's mean square per style (ones without normalization)
+            self.register_buffer(f"gram_scale_{name}", torch.ones(num_styles))
+
+    @classmethod
+    def with_defaults(cls, vgg: VGGFeatures, num_styles: int) -> "PerceptualLoss":
+        """The default recipe's objective (LossDefaults) on `vgg`, targets not yet set."""
+        d = DEFAULTS
+        return cls(vgg, d.content_layers, d.style_layers, d.content_weight, d.style_weight,
+                   d.tv_weight, num_styles, loss_normalization=d.loss_normalization)
 
     @torch.no_grad()
     def set_style_targets(self, style_images: list[torch.Tensor]) -> None:
@@ -102,7 +156,10 @@ class PerceptualLoss(nn.Module):
         for i, image in enumerate(style_images):
             feats = self.vgg(image.to(self.style_coefficients.device), set(self.style_layers))
             for name, f in feats.items():
-                getattr(self, f"gram_{name}")[i] = gram_matrix(f)[0]
+                gram = gram_matrix(f)[0]  # (C, C)
+                getattr(self, f"gram_{name}")[i] = gram
+                if self.loss_normalization == "target":
+                    getattr(self, f"gram_scale_{name}")[i] = 1 / gram.pow(2).mean().clamp_min(EPS)
 
     def target_gram(self, name: str, style: torch.Tensor) -> torch.Tensor:
         """(B,) style indices -> (B, C, C) target Grams of layer `name`."""
@@ -137,13 +194,14 @@ class PerceptualLoss(nn.Module):
     def objective(self, output: torch.Tensor, feats: dict, content_feats: dict,
                   style: torch.Tensor):
         """Weighted terms from VGG features of the output and of the content."""
-        terms = {}
-        content_term = sum(w * content_loss(feats[n], content_feats[n])
+        terms, relative = {}, self.loss_normalization == "target"
+        content_term = sum(w * content_loss(feats[n], content_feats[n], relative)
                            for n, w in self.content_layers.items())
         terms["content"] = self.content_weight * content_term
         coeff = self.style_coefficients[style]  # (B,) per-style multipliers
         for name, w in self.style_layers.items():
             per_sample = style_loss(gram_matrix(feats[name]), self.target_gram(name, style))
+            per_sample = per_sample * getattr(self, f"gram_scale_{name}")[style]  # (B,)
             terms[f"style/{name}"] = self.style_weight * w * (coeff * per_sample).mean()
         terms["style"] = sum(terms[f"style/{n}"] for n in self.style_layers)
         terms["tv"] = self.tv_weight * total_variation(output.float())
@@ -154,14 +212,17 @@ class PerceptualLoss(nn.Module):
 def build_objective(style_files: list, style_size: int, content_layers: dict[str, float],
                     style_layers: dict[str, float], content_weight: float, style_weight: float,
                     tv_weight: float, style_coefficients: list[float] | None, vgg_weights: str,
-                    vgg_pooling: str, device: str | torch.device = "cpu") -> PerceptualLoss:
+                    vgg_pooling: str,
+                    loss_normalization: str = DEFAULTS.loss_normalization,
+                    device: str | torch.device = "cpu") -> PerceptualLoss:
     """The training objective, built one way for training (fststyle.module) and for measuring
     (fststyle.objective): the VGG truncated at the deepest loss layer, and one style's Gram
     targets per image in `style_files`, its shorter side resized to `style_size` (no crop)."""
     layers = list(content_layers) + list(style_layers)
     vgg = VGGFeatures(vgg_weights, deepest_layer(layers), vgg_pooling)
     loss = PerceptualLoss(vgg, content_layers, style_layers, content_weight, style_weight,
-                          tv_weight, len(style_files), style_coefficients).to(device)
+                          tv_weight, len(style_files), style_coefficients,
+                          loss_normalization).to(device)
     loss.set_style_targets(
         [to_tensor(resize_shorter(open_rgb(f), style_size))[None] for f in style_files])
     return loss

@@ -12,15 +12,12 @@ import torch
 from typing_extensions import override
 
 from fststyle.images import DEMO_STYLES, resolve_style, sample_grid, save_image, style_name
-from fststyle.losses import build_objective
+from fststyle.losses import CONTENT_LAYERS, DEFAULTS, STYLE_LAYERS, build_objective
 from fststyle.health import DataHealth, LossHealth, NonFiniteLossError
 from fststyle.add_styles import (extend_styles, freeze_all_but_new_styles, load_base,
                                  zero_old_style_grads)
 from fststyle.network import TransformerNet
-
-# Gatys et al. 2015: content from relu4_2 (their conv4_2), style from relu1_1 ... relu5_1.
-CONTENT_LAYERS = {"relu4_2": 1.0}
-STYLE_LAYERS = {"relu1_1": 0.2, "relu2_1": 0.2, "relu3_1": 0.2, "relu4_1": 0.2, "relu5_1": 0.2}
+from fststyle.vgg import prefers_channels_last
 
 
 class StyleTransfer(pl.LightningModule):
@@ -35,6 +32,9 @@ class StyleTransfer(pl.LightningModule):
         content_weight: multiplies the content loss.
         style_weight: multiplies the style loss.
         tv_weight: multiplies the total-variation loss.
+        loss_normalization: target (each layer's squared error relative to its target's mean
+            square, so layers pull alike) | none (raw errors, the recipe before 0.3);
+            see losses.LossDefaults.
         style_coefficients: per-style multipliers of style_weight (Magenta's
             style_coefficients); None means 1 for every style.
         vgg_weights: caffe | torchvision | torchvision_vgg16 | random | PATH to a state dict.
@@ -46,9 +46,10 @@ class StyleTransfer(pl.LightningModule):
             of the conditional instance norms; >1 lets styles separate within a short run.
         max_nonfinite_steps: a NaN/inf loss skips its step; this many in a row stop the run
             (with last.ckpt holding the last good weights).
-        channels_last: NHWC memory layout for the VGG: faster convolutions on CPUs (oneDNN)
-            and GPUs (tensor cores). The network stays NCHW: instance norm copies NHWC input
-            to NCHW and back at every layer (profiled: a NHWC network was ~19% slower).
+        channels_last: NHWC memory layout for the VGG; None picks the faster layout for the
+            hardware (vgg.prefers_channels_last: NHWC on GPUs and AVX-512 CPUs, NCHW on
+            AVX2-only CPUs in fp32). The network stays NCHW but for its RGB-side convolutions:
+            instance norm copies NHWC input to NCHW and back at every layer.
         compile: torch.compile the network and the VGG (slow first steps; pays on long GPU runs).
         init_from: a trained model.safetensors or .ckpt to start from; its styles must be the
             first entries of `styles`, the rest get new (gamma, beta) rows (fststyle.add_styles).
@@ -60,12 +61,15 @@ class StyleTransfer(pl.LightningModule):
     def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = 256,
                  content_layers: dict[str, float] = CONTENT_LAYERS,
                  style_layers: dict[str, float] = STYLE_LAYERS,
-                 content_weight: float = 3.0, style_weight: float = 50.0,
-                 tv_weight: float = 1e-4, style_coefficients: list[float] | None = None,
+                 content_weight: float = DEFAULTS.content_weight,
+                 style_weight: float = DEFAULTS.style_weight,
+                 tv_weight: float = DEFAULTS.tv_weight,
+                 loss_normalization: str = DEFAULTS.loss_normalization,
+                 style_coefficients: list[float] | None = None,
                  vgg_weights: str = "caffe", vgg_pooling: str = "max", alpha: float = 1.0,
                  num_residual_blocks: int = 5, lr: float = 1e-3,
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
-                 channels_last: bool = True, compile: bool = False,
+                 channels_last: bool | None = None, compile: bool = False,
                  init_from: str | None = None, train_only_new_styles: bool = False):
         super().__init__()
         if not styles:
@@ -80,7 +84,8 @@ class StyleTransfer(pl.LightningModule):
         self.net, self.num_frozen_styles = self._build_net(init_from, train_only_new_styles)
         self.loss_fn = build_objective(style_files, style_size, content_layers, style_layers,
                                        content_weight, style_weight, tv_weight,
-                                       style_coefficients, vgg_weights, vgg_pooling)
+                                       style_coefficients, vgg_weights, vgg_pooling,
+                                       loss_normalization)
         self.lr, self.style_lr_multiplier = lr, style_lr_multiplier
         self.strict_loading = False  # checkpoints leave out the frozen VGG weights
         self.last_grid_step = -1
@@ -110,8 +115,11 @@ class StyleTransfer(pl.LightningModule):
     @override
     def configure_model(self) -> None:
         # The Gram targets stay fp32: build_objective computed them before this.
-        self.loss_fn.vgg.set_step_format(self.hparams.channels_last,
-                                         bf16="bf16" in str(self.trainer.precision))
+        bf16 = "bf16" in str(self.trainer.precision)
+        channels_last = self.hparams.channels_last
+        if channels_last is None:
+            channels_last = prefers_channels_last(self.device.type, bf16)
+        self.loss_fn.vgg.set_step_format(channels_last, bf16)
         if self.hparams.compile:
             # Module.compile keeps parameter names, so checkpoints and model files are unchanged.
             self.net.compile()

@@ -18,7 +18,30 @@ from fststyle.module import StyleTransfer
 
 # The StyleTransfer arguments that define the loss (the rest shape the network or optimiser).
 OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "content_weight",
-                  "style_weight", "tv_weight", "style_coefficients", "vgg_weights", "vgg_pooling")
+                  "style_weight", "tv_weight", "loss_normalization", "style_coefficients",
+                  "vgg_weights", "vgg_pooling")
+
+
+# The reference objective: one fixed instrument for comparing models trained with different
+# recipes (`fststyle.evaluate --objective reference`). The Gatys et al. 2015 formulation with
+# the bundled Caffe VGG19: content at relu4_2, style at relu1_1 ... relu5_1 with w_l = 1/5,
+# max pooling, no TV; each layer's error relative to its target's mean square, so the five
+# layers pull equally as the paper's equal w_l intend (raw Gram errors differ by three orders
+# across layers); style at 5x content, a teacher at that weight keeps the photo's shapes and
+# takes the painting's colours and strokes (see docs/quality.md). The style image is resized to
+# twice the content's shorter side: the crop-to-painting ratio both shipped recipes train at.
+REFERENCE = {"content_layers": {"relu4_2": 1.0},
+             "style_layers": {f"relu{i}_1": 0.2 for i in range(1, 6)},
+             "content_weight": 1.0, "style_weight": 5.0, "tv_weight": 0.0,
+             "loss_normalization": "target", "style_coefficients": None,
+             "vgg_weights": "caffe", "vgg_pooling": "max"}
+OBJECTIVES = ("model", "reference")
+
+
+def reference_hparams(hparams: dict, size: int) -> dict:
+    """The reference objective for a model's styles (`hparams["styles"]`), scoring images whose
+    shorter side is `size`: only the style images come from the model."""
+    return {"styles": hparams["styles"], "style_size": 2 * size, **REFERENCE}
 
 
 def training_defaults() -> dict:
@@ -45,7 +68,8 @@ def model_hparams(path: str | Path) -> dict:
     if "styles" not in hparams:
         raise ValueError(f"--model {path}: no training hyperparameters recorded (expected a "
                          "model.safetensors or .ckpt written by fststyle.train, or its export)")
-    return hparams
+    # Models from before loss_normalization existed were trained on raw squared errors.
+    return {"loss_normalization": "none", **hparams}
 
 
 def resolve_hparams(hparams: dict) -> dict:
@@ -56,7 +80,8 @@ def resolve_hparams(hparams: dict) -> dict:
 
 def objective_from_hparams(hparams: dict, style_files: list[str | Path] | None = None,
                            device: str | torch.device = "cpu") -> PerceptualLoss:
-    """The training loss (PerceptualLoss with its style Gram targets set), in fp32.
+    """The objective `hparams` describe (PerceptualLoss with its style Gram targets set), fp32:
+    a model's training objective, or `reference_hparams(...)`.
 
     style_files: images to use instead of the recorded `styles` entries (e.g. when a recorded
     path does not exist on this machine); one per style, in the same order.
@@ -79,7 +104,8 @@ def objective_from_hparams(hparams: dict, style_files: list[str | Path] | None =
 def measure(objective: PerceptualLoss, image: torch.Tensor, content: torch.Tensor,
             style: int) -> dict[str, float]:
     """Objective terms of one (1, 3, H, W) image against its content image and style index:
-    {"total", "content", "style", "tv"}, each already weighted, as floats."""
+    {"total", "content", "style", "tv", "style/<layer>" per style layer}, each already
+    weighted, as floats; the per-layer terms add up to "style"."""
     with torch.no_grad():
         total, terms = objective(image, content, torch.tensor([style], device=image.device))
-    return {"total": float(total), **{k: float(terms[k]) for k in ("content", "style", "tv")}}
+    return {"total": float(total), **{k: float(v) for k, v in terms.items()}}

@@ -24,9 +24,11 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from fststyle.data import ContentDataModule
+from fststyle.hardware import describe_cpu
 from fststyle.model_io import save_model
 from fststyle.module import StyleTransfer
 from fststyle.preemption import PreemptionCheckpoint
+from fststyle.progress import ProgressLines
 from fststyle.tracking import log_run_end, make_loggers
 
 
@@ -52,6 +54,13 @@ def default_precision() -> str:
     return "bf16-mixed" if bf16_supported("cpu") else "32-true"
 
 
+def hardware(trainer) -> str:
+    """The accelerator this run trains on, for the first line it prints."""
+    if trainer.strategy.root_device.type == "cuda":
+        return f"{trainer.num_devices} x {torch.cuda.get_device_name()}"
+    return describe_cpu()
+
+
 # The run name every rank uses when --run_name is not given; under srun or torchrun, where the
 # ranks start independently, pass --run_name (scripts/slurm/train.sbatch does).
 RUN_NAME_ENV = "FSTSTYLE_RUN_NAME"
@@ -74,6 +83,9 @@ class TrainCLI(LightningCLI):
                             help="Resume: 'last' (newest run, or --run_name's) or a .ckpt path")
         parser.add_argument("--checkpoint_every_n_steps", type=int, default=100,
                             help="Save checkpoints/<run>/step_*.ckpt every N steps")
+        parser.add_argument("--progress_every_n_steps", type=int, default=20,
+                            help="With the progress bar off: a line (step, loss, images/s, "
+                                 "elapsed, ETA) every N steps")
         parser.add_argument("--logger", type=str, default="auto",
                             help="Tracker beside the local CSV record: auto | neptune | csv | "
                                  "tensorboard (auto: neptune when installed)")
@@ -95,6 +107,9 @@ class TrainCLI(LightningCLI):
             dirpath=self.run_dir, filename="step_{step:06d}", auto_insert_metric_name=False,
             every_n_train_steps=cfg.checkpoint_every_n_steps, save_top_k=-1, save_last=True)
         self.preemption = PreemptionCheckpoint(self.run_dir / "last.ckpt")
+        callbacks = [*user_callbacks, checkpoint, self.preemption]
+        if cfg.trainer.enable_progress_bar is False:
+            callbacks.append(ProgressLines(cfg.progress_every_n_steps))
         logger = trainer_cfg.get("logger")  # --trainer.logger, if given, wins
         if logger in (None, True):
             logger = make_loggers(cfg.logger, self.run_dir, self.run_name,
@@ -102,7 +117,7 @@ class TrainCLI(LightningCLI):
                                   neptune_project=cfg.neptune_project,
                                   resume_step=checkpoint_step(self.ckpt_path))
         return super().instantiate_trainer(
-            callbacks=[*user_callbacks, checkpoint, self.preemption], logger=logger,
+            callbacks=callbacks, logger=logger,
             default_root_dir=str(self.run_dir), **kwargs)
 
 
@@ -141,6 +156,9 @@ def main(args: list[str] | None = None) -> Path:
         save_config_kwargs={"overwrite": True},  # a resumed run rewrites its config.yaml
         parser_kwargs={"description": __doc__.split("\n")[0]})
     model, trainer = cli.model, cli.trainer
+    if trainer.is_global_zero:
+        print(f"fststyle.train: {trainer.max_steps} steps, precision {trainer.precision} on "
+              f"{hardware(trainer)}", file=sys.stderr)
     # The ranks Lightning launches (--trainer.devices N) re-run this command: same run folder.
     os.environ[RUN_NAME_ENV] = cli.run_name
     try:

@@ -6,16 +6,16 @@
 One step = network forward + backward, VGG on the output and the content, loss, Adam step.
 fststyle's step: VGG truncated at the deepest loss layer, content features without autograd
 and only up to relu4_2, style Grams precomputed (fp32), bf16 autocast where the hardware has
-bf16, the VGG channels_last, Grams with a one-matmul backward, fused Adam on CUDA, optionally
+bf16, the VGG in the faster layout for the hardware (vgg.prefers_channels_last), the network's RGB
+convolutions NHWC, in-place ReLUs, Grams with a one-matmul backward, fused Adam on CUDA, optionally
 torch.compile. The baseline (`--baseline`, on by default): two full VGG19 passes (to relu5_4,
-both tracked by autograd), fp32, NCHW.
+both tracked by autograd), fp32, everything NCHW.
 Median of --steps timed steps after --warmup; prints images/s, peak memory, and last
 `speedup: <ratio>`. Random VGG weights by default: the speed does not depend on them.
 """
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -23,29 +23,35 @@ from contextlib import nullcontext
 
 import torch
 
+from fststyle.hardware import describe_cpu
 from fststyle.losses import PerceptualLoss
-from fststyle.module import CONTENT_LAYERS, STYLE_LAYERS
-from fststyle.network import TransformerNet
+from fststyle.network import ConvLayer, TransformerNet
 from fststyle.train import bf16_supported
-from fststyle.vgg import VGGFeatures
+from fststyle.vgg import VGGFeatures, prefers_channels_last
 
 
 def build(args, device: str):
     torch.manual_seed(0)
     net = TransformerNet(4).to(device)
     vgg = VGGFeatures(args.vgg_weights, "relu5_1").to(device)
-    loss = PerceptualLoss(vgg, CONTENT_LAYERS, STYLE_LAYERS, 3.0, 50.0, 1e-4, 4).to(device)
+    loss = PerceptualLoss.with_defaults(vgg, 4).to(device)
     loss.set_style_targets([torch.rand(1, 3, args.size, args.size) for _ in range(4)])
     return net, loss
 
 
 def make_step(args, device: str, optimised: bool):
-    """A closure that runs one full training step; returns it and whether it uses bf16."""
+    """A closure that runs one full training step; returns it and its formats."""
     net, loss = build(args, device)
     full_vgg = None if optimised else VGGFeatures(args.vgg_weights, "relu5_4").to(device)
     use_bf16 = optimised and bf16_supported(device) and not args.fp32
-    # As StyleTransfer.configure_model: the VGG (not the network) NHWC, its convs bf16 if used.
-    loss.vgg.set_step_format(channels_last=optimised, bf16=use_bf16)
+    # As StyleTransfer.configure_model: the VGG in the hardware's faster layout, its convs
+    # bf16 if used. The plain formulation runs everything NCHW, the network's RGB convs too.
+    channels_last = optimised and prefers_channels_last(device, use_bf16)
+    loss.vgg.set_step_format(channels_last=channels_last, bf16=use_bf16)
+    if not optimised:
+        for layer in net.modules():
+            if isinstance(layer, ConvLayer):
+                layer.nhwc = False
     if optimised and args.compile:
         net.compile()
         loss.vgg.compile()
@@ -62,7 +68,7 @@ def make_step(args, device: str, optimised: bool):
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
-    return step, use_bf16
+    return step, {"bf16": use_bf16, "vgg_channels_last": channels_last}
 
 
 def measure(step, args, device: str) -> dict:
@@ -106,9 +112,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     results = {"device": args.device, "size": args.size, "batch": args.batch,
                "torch": torch.__version__, "machine": machine(args.device)}
-    step, bf16 = make_step(args, args.device, optimised=True)
-    results["fststyle"] = {**measure(step, args, args.device), "bf16": bf16,
-                           "vgg_channels_last": True, "compile": args.compile}
+    step, fmt = make_step(args, args.device, optimised=True)
+    results["fststyle"] = {**measure(step, args, args.device), **fmt, "compile": args.compile}
+    print(f"machine: {results['machine']}", file=sys.stderr)
     print(row("fststyle", results["fststyle"]))
     if args.baseline:
         step, _ = make_step(args, args.device, optimised=False)
@@ -132,7 +138,7 @@ def row(name: str, r: dict) -> str:
 def machine(device: str) -> str:
     if device == "cuda":
         return torch.cuda.get_device_name()
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"{describe_cpu()}, {torch.get_num_threads()} threads"
 
 
 if __name__ == "__main__":

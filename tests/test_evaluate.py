@@ -16,6 +16,15 @@ from conftest import tiny_args
 TERMS = {"total", "content", "style", "tv"}
 
 
+def assert_terms_add_up(terms: dict, style_layers: dict) -> None:
+    """total = content + style + tv, and style = the sum of its per-layer terms."""
+    assert terms.keys() == TERMS | {f"style/{n}" for n in style_layers}
+    assert terms["total"] == pytest.approx(terms["content"] + terms["style"] + terms["tv"],
+                                           rel=1e-5)
+    assert terms["style"] == pytest.approx(sum(terms[f"style/{n}"] for n in style_layers),
+                                           rel=1e-5)
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, photo_dir, style_files):
     """One tiny trained 2-style network (random VGG) as .safetensors, .ckpt and .onnx."""
@@ -60,9 +69,7 @@ def test_report_files_and_documented_keys(report, models):
             assert {"file", "network", "teacher", "content", "ratio", "network_ms",
                     "teacher_ms"} <= r.keys()
             for who in ("network", "teacher", "content"):
-                assert r[who].keys() == TERMS
-                assert r[who]["total"] == pytest.approx(
-                    r[who]["content"] + r[who]["style"] + r[who]["tv"], rel=1e-5)
+                assert_terms_add_up(r[who], data["objective"]["style_layers"])
             assert r["content"]["content"] == 0  # the do-nothing baseline keeps the content
             assert r["network_ms"] > 0 and r["teacher_ms"] > 0
         assert style["median"].keys() == {"network", "teacher", "content", "ratio",
@@ -121,6 +128,43 @@ def test_every_model_format_scores_the_same_network(fmt, models, contents, repor
         first = json.loads((report / "report.json").read_text())["styles"]["s2"]["images"][0]
         assert again["styles"]["s2"]["images"][0]["network"]["total"] == pytest.approx(
             first["network"]["total"], rel=1e-3)
+
+
+def resave(model, path, **weights):
+    """The same network saved again with other training loss weights in its metadata."""
+    from fststyle.model_io import load_model, save_model
+
+    net = load_model(model)
+    meta = dict(net.metadata)
+    meta["model"] = {**meta["model"], **weights}
+    return save_model(net, net.style_names, path, extra=meta)
+
+
+def test_reference_objective_ignores_the_training_weights(models, contents, tmp_path):
+    """One network saved twice with different loss weights: the reference objective scores
+    both alike (its per-layer terms adding up), the model's own objective does not."""
+    paths = [resave(models["safetensors"], tmp_path / f"m{i}.safetensors",
+                    content_weight=w, style_weight=10 * w) for i, w in enumerate((1.0, 7.0))]
+    reports = {}
+    for kind in ("reference", "model"):
+        for i, path in enumerate(paths):
+            reports[kind, i] = evaluate.main(
+                ["--model", str(path), "--content", str(contents), "--size", "32",
+                 "--teacher-steps", "2", "--max-images", "1", "--objective", kind,
+                 "--out", str(tmp_path / f"{kind}{i}")])
+    pair = lambda r: r["styles"]["s1"]["images"][0]  # noqa: E731
+    ref0, ref1 = pair(reports["reference", 0]), pair(reports["reference", 1])
+    for who in ("network", "teacher", "content"):
+        assert ref0[who] == ref1[who]
+        assert_terms_add_up(ref0[who], reports["reference", 0]["objective"]["style_layers"])
+    assert reports["reference", 0]["objective"]["vgg_weights"] == "caffe"  # not the model's
+    assert reports["reference", 0]["objective_kind"] == "reference"
+    own0, own1 = pair(reports["model", 0]), pair(reports["model", 1])
+    assert own1["network"]["total"] != pytest.approx(own0["network"]["total"], rel=1e-3)
+    layers = reports["reference", 0]["style_layers"]
+    assert set(layers) == {"network", "teacher"} and len(layers["network"]) == 5
+    md = (tmp_path / "reference0" / "report.md").read_text()
+    assert "The reference objective" in md and "| relu1_1 |" in md
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -88,7 +88,35 @@ def test_style_coefficients_scale_each_style():
     assert loss(x, x, torch.tensor([1]))[1]["style"].item() == 0.0
 
 
+def test_relative_content_loss_known_values():
+    x = torch.rand(2, 4, 5, 5) + 0.1
+    assert content_loss(2 * x, x, relative=True).item() == pytest.approx(1.0)
+    assert content_loss(x, x, relative=True).item() == 0.0
+    # Per sample relative: a sample 10x brighter with the same relative error weighs the same.
+    y = torch.cat([x[:1], 10 * x[:1]])
+    assert content_loss(1.5 * y, y, relative=True).item() == pytest.approx(0.25)
+
+
+def test_target_normalization_makes_every_layer_pull_alike():
+    """Zero features have a zero Gram: each layer's relative error is exactly 1, whatever the
+    magnitude of its target, so each weighted term is style_weight x w_l; raw errors differ."""
+    loss = make_loss(loss_normalization="target", tv_weight=0.0)
+    loss.set_style_targets([torch.rand(1, 3, 32, 40), torch.rand(1, 3, 48, 32)])
+    feats = {n: torch.zeros(2, loss.vgg.convs[loss.vgg.names.index(n)].out_channels, 8, 8)
+             for n in ("relu1_1", "relu2_2", "relu3_1")}
+    content = {"relu2_2": torch.ones(2, 128, 8, 8)}
+    _, terms = loss.objective(torch.rand(2, 3, 32, 32), feats, content, torch.tensor([0, 1]))
+    for name in ("relu1_1", "relu3_1"):
+        assert terms[f"style/{name}"].item() == pytest.approx(3.0 * 0.5, rel=1e-5)
+    assert terms["content"].item() == pytest.approx(2.0)  # (0 - 1)^2 / 1^2, weight 2
+    raw = make_loss(loss_normalization="none", tv_weight=0.0)
+    raw.set_style_targets([torch.rand(1, 3, 32, 40), torch.rand(1, 3, 48, 32)])
+    _, raw_terms = raw.objective(torch.rand(2, 3, 32, 32), feats, content, torch.tensor([0, 1]))
+    assert raw_terms["style/relu1_1"].item() != pytest.approx(raw_terms["style/relu3_1"].item())
+
+
 @pytest.mark.parametrize("kw, match", [
+    ({"loss_normalization": "bogus"}, "loss_normalization must be one of"),
     ({"style_layers": {"relu9_9": 1.0}}, "unknown VGG layer 'relu9_9'"),
     ({"content_weight": -1.0}, "content_weight must be >= 0"),
     ({"style_layers": {"relu1_1": -0.5}}, "weight of relu1_1"),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fststyle.vgg import prefers_channels_last
+
 from conftest import SCRIPTS, load_script
 
 
@@ -22,7 +24,9 @@ def test_bench_train_prints_speedup_last_and_writes_json(tmp_path):
     assert lines[-1] == f"speedup: {report['speedup']:.2f}"
     ratio = report["fststyle"]["images_per_sec"] / report["baseline"]["images_per_sec"]
     assert report["speedup"] == pytest.approx(ratio)
-    assert report["fststyle"]["vgg_channels_last"] and report["batch"] == 2
+    fst = report["fststyle"]
+    assert fst["vgg_channels_last"] == prefers_channels_last("cpu", fst["bf16"])
+    assert report["batch"] == 2 and "CPUs" in report["machine"]  # the CPU is named
 
 
 def test_bench_train_options_fp32_and_no_baseline():
@@ -30,6 +34,7 @@ def test_bench_train_options_fp32_and_no_baseline():
     result = bench.main(["--device", "cpu", "--size", "24", "--batch", "1", "--steps", "1",
                          "--warmup", "0", "--fp32", "--no-baseline"])
     assert result["fststyle"]["bf16"] is False
+    assert result["fststyle"]["vgg_channels_last"] == prefers_channels_last("cpu", False)
     assert "baseline" not in result and "speedup" not in result
 
 

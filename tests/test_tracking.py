@@ -17,6 +17,7 @@ from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 import fststyle.train
+from fststyle.losses import DEFAULTS
 from fststyle.images import sample_grid
 from fststyle.run_record import RunCSVLogger
 from fststyle.neptune_logger import (PROBE_TIMEOUT_S, SYNC, NeptuneLogger, api_url, neptune_key,
@@ -141,7 +142,7 @@ def test_debug_mode_records_params_tags_metrics_images(tmp_path, photo_dir, styl
                    "--trainer.log_every_n_steps", "1"))
     assert recorded["sys/name"] == "dbg"
     assert recorded["sys/tags"] == {"styles:s1+s2", "style:s1", "style:s2", "vgg:random", "size:64"}
-    assert recorded["parameters/model/style_weight"] == 50.0
+    assert recorded["parameters/model/style_weight"] == DEFAULTS.style_weight
     assert recorded["parameters/data/image_size"] == 64
     assert recorded["parameters/trainer/max_steps"] == 2
     assert [s for s, _ in recorded["train/loss"]] == [0, 1]

@@ -1,0 +1,72 @@
+"""Progress lines when the bar is off, the first line naming the hardware, and the layouts
+chosen for the hardware."""
+
+import re
+
+import pytest
+import torch
+
+from fststyle.hardware import describe_cpu
+from fststyle.network import TransformerNet
+from fststyle.progress import ProgressLines, clock
+from fststyle.train import main as train
+from fststyle.vgg import prefers_channels_last
+
+from conftest import tiny_args
+
+
+def test_clock():
+    assert [clock(s) for s in (0, 61, 599.6, 3725)] == ["0:00", "1:01", "10:00", "1:02:05"]
+
+
+def test_train_prints_progress_lines_and_the_machine(photo_dir, style_files, tmp_path, capsys):
+    train(tiny_args(photo_dir, style_files, tmp_path, "--trainer.max_steps", "5",
+                    "--progress_every_n_steps", "2"))
+    err = capsys.readouterr().err
+    assert "fststyle.train: 5 steps, precision" in err and describe_cpu() in err
+    lines = [line for line in err.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2/5", "4/5", "5/5"]
+    pattern = r"step \d/5  loss [\d.e+-]+  [\d.]+ images/s  elapsed \d+:\d\d  ETA \d+:\d\d"
+    assert all(re.fullmatch(pattern, line) for line in lines), lines
+    assert lines[-1].endswith("ETA 0:00")
+
+
+def test_no_progress_lines_with_the_bar_on(photo_dir, style_files, tmp_path, capsys):
+    args = tiny_args(photo_dir, style_files, tmp_path, "--trainer.max_steps", "2",
+                     "--progress_every_n_steps", "1")
+    args[args.index("--trainer.enable_progress_bar") + 1] = "true"
+    train(args)
+    assert not [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("step 1/")]
+
+
+def test_bad_progress_interval_is_refused():
+    with pytest.raises(ValueError, match="--progress_every_n_steps must be >= 1"):
+        ProgressLines(0)
+
+
+def test_describe_cpu_names_the_limits(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert describe_cpu().endswith("(limited by ONEDNN_MAX_CPU_ISA=AVX2)")
+
+
+def test_layout_choice():
+    assert prefers_channels_last("cuda", False) and prefers_channels_last("cpu", True)
+    avx2_only = torch.backends.cpu.get_cpu_capability() == "AVX2"
+    assert prefers_channels_last("cpu", False) is not avx2_only
+
+
+def test_nhwc_rgb_convolutions_compute_the_nchw_result():
+    """The RGB-side convs run NHWC for speed: same outputs and gradients as plain NCHW."""
+    torch.manual_seed(0)
+    net = TransformerNet(2, alpha=0.25, num_residual_blocks=1)
+    x, style = torch.rand(2, 3, 21, 18), torch.tensor([0, 1])
+    results = []
+    for nhwc in (True, False):
+        for layer in (net.conv1, net.out):
+            layer.nhwc = nhwc
+        net.zero_grad()
+        y = net(x, style)
+        y.square().sum().backward()
+        results.append((y.detach(), net.conv1.conv.weight.grad.clone()))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
