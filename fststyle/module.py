@@ -4,6 +4,7 @@ VGG perceptual loss for N styles at once (Dumoulin et al. 2017).
 The typed `__init__` arguments are the model half of the config (LightningCLI `--model.*`).
 """
 
+import math
 import time
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class StyleTransfer(pl.LightningModule):
         alpha: width multiplier of the network (0.5: about 4x fewer FLOPs).
         num_residual_blocks: residual blocks in the network (Johnson et al.: 5).
         lr: Adam learning rate.
+        lr_schedule: constant | cosine (decay to 0 over the run's steps).
         style_lr_multiplier: learning-rate multiplier for the per-style (gamma, beta) tables
             of the conditional instance norms; >1 lets styles separate within a short run.
         max_nonfinite_steps: a NaN/inf loss skips its step; this many in a row stop the run
@@ -67,7 +69,7 @@ class StyleTransfer(pl.LightningModule):
                  loss_normalization: str = DEFAULTS.loss_normalization,
                  style_coefficients: list[float] | None = None,
                  vgg_weights: str = "caffe", vgg_pooling: str = "max", alpha: float = 1.0,
-                 num_residual_blocks: int = 5, lr: float = 1e-3,
+                 num_residual_blocks: int = 5, lr: float = 1e-3, lr_schedule: str = "constant",
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
                  channels_last: bool | None = None, compile: bool = False,
                  init_from: str | None = None, train_only_new_styles: bool = False):
@@ -76,6 +78,8 @@ class StyleTransfer(pl.LightningModule):
             raise ValueError("--model.styles is empty: give at least one style image")
         if lr <= 0 or style_lr_multiplier <= 0:
             raise ValueError("--model.lr and --model.style_lr_multiplier must be > 0")
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"--model.lr_schedule: constant or cosine, got {lr_schedule!r}")
         self.save_hyperparameters()
         self.style_names = [style_name(s) for s in styles]
         if len(set(self.style_names)) != len(styles):
@@ -218,7 +222,7 @@ class StyleTransfer(pl.LightningModule):
         return path
 
     @override
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self):
         # Only the transformer is optimised; the VGG is frozen. Fused Adam is faster on CUDA.
         named = [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
         style = [p for n, p in named if n.endswith((".gamma", ".beta"))]
@@ -226,7 +230,19 @@ class StyleTransfer(pl.LightningModule):
         groups = [g for g in ({"params": shared},
                               {"params": style, "lr": self.lr * self.style_lr_multiplier})
                   if g["params"]]
-        return torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
+        optimizer = torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
+        if self.hparams.lr_schedule == "constant":
+            return optimizer
+        # Cosine decay to 0 over the run (Loshchilov & Hutter 2017): big steps early, small
+        # ones at the end, so a short run ends nearer a minimum than at a constant rate.
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+
+        def cosine(step: int) -> float:
+            return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     @override
     def on_after_backward(self) -> None:

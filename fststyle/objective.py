@@ -27,9 +27,10 @@ OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "con
 # the bundled Caffe VGG19: content at relu4_2, style at relu1_1 ... relu5_1 with w_l = 1/5,
 # max pooling, no TV; each layer's error relative to its target's mean square, so the five
 # layers pull equally as the paper's equal w_l intend (raw Gram errors differ by three orders
-# across layers); style at 5x content, a teacher at that weight keeps the photo's shapes and
-# takes the painting's colours and strokes (see docs/quality.md). The style image is resized to
-# twice the content's shorter side: the crop-to-painting ratio both shipped recipes train at.
+# across layers); style at 5x content, where the teacher keeps the photo's shapes and takes the
+# painting's colours and strokes (docs/quality.md). The painting is resized to the photo's
+# shorter side: strokes at the scale they have when both are shown at the same size (a model
+# trained with --model.style_size S is measured at its own stroke scale with --size S).
 REFERENCE = {"content_layers": {"relu4_2": 1.0},
              "style_layers": {f"relu{i}_1": 0.2 for i in range(1, 6)},
              "content_weight": 1.0, "style_weight": 5.0, "tv_weight": 0.0,
@@ -41,7 +42,7 @@ OBJECTIVES = ("model", "reference")
 def reference_hparams(hparams: dict, size: int) -> dict:
     """The reference objective for a model's styles (`hparams["styles"]`), scoring images whose
     shorter side is `size`: only the style images come from the model."""
-    return {"styles": hparams["styles"], "style_size": 2 * size, **REFERENCE}
+    return {"styles": hparams["styles"], "style_size": size, **REFERENCE}
 
 
 def training_defaults() -> dict:
