@@ -1,11 +1,21 @@
-"""fststyle: fast feed-forward style transfer, trained with Lightning, shipped as ONNX."""
+"""fststyle: fast feed-forward style transfer, trained with Lightning, shipped as ONNX.
 
-__version__ = "0.1.0"
+Layers, each importing only those before it (tests/test_layout.py holds the rules):
+    runtime/     torch-free: run an exported .onnx; image files, masks, atomic writes, the CPU
+    core/        PyTorch, no Lightning: the network, VGG, the loss, image tensors, model files
+    tracking/    the run's local record, loggers, Neptune, the comparison page
+    training/    the LightningModule, data, callbacks and the training CLI
+    evaluation/  the Gatys objective, the optimisation teacher, scoring and reports (no Lightning)
+The entry points (`python -m fststyle.train|export|stylize|evaluate|gatys|compare`) are the
+thin modules beside this file.
+"""
+
+from fststyle._version import __version__
 
 
 def load_model(path):
     """Load a `model.safetensors` or Lightning `.ckpt` as a TransformerNet (imports torch)."""
-    from fststyle.model_io import load_model as _load
+    from fststyle.core.model_io import load_model as _load
 
     return _load(path)
 

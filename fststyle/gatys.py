@@ -8,7 +8,7 @@ approximates.
     python -m fststyle.gatys --content photo.jpg --model checkpoints/demo/model.safetensors \\
         --style udnie --out out.png
 
-Without --model the objective is training's default recipe (StyleTransfer's defaults), the
+Without --model the objective is training's default recipe (fststyle.core.losses.DEFAULTS), the
 options below overriding it; with --model it is that model's training objective and --style
 names one of its styles. Prints the objective's terms for the content image and the result.
 """
@@ -20,80 +20,21 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from fststyle.images import (IMAGE_EXTENSIONS, open_rgb, resize_shorter, save_image, to_pil,
-                             to_tensor)
-from fststyle.losses import LOSS_NORMALIZATIONS, PerceptualLoss
-from fststyle.objective import measure, model_hparams, objective_from_hparams, training_defaults
-
-LR = {"lbfgs": 1.0, "adam": 0.1}  # L-BFGS: the line search's first try along its quasi-Newton
-# step; Adam: per logit step, 0.1 is about 0.025 per pixel near mid-grey.
-EPS = 0.01  # pixels start within [EPS, 1 - EPS]: the sigmoid is too flat at 0 and 1 to move
-HISTORY = 50  # L-BFGS curvature pairs: enough at a few hundred steps, 50 x 4 bytes x pixels
-
-
-def quantize(image: torch.Tensor) -> torch.Tensor:
-    """Round to 8 bits, as the image will be saved: everything is measured as it is shipped."""
-    return image.mul(255).round().div(255)
+from fststyle.cli import run_cli
+from fststyle.core.images import load_image, to_pil
+from fststyle.core.losses import LOSS_NORMALIZATIONS, PerceptualLoss
+from fststyle.evaluation.gatys import LR, optimise, quantize
+from fststyle.evaluation.objective import (
+    measure,
+    model_hparams,
+    objective_from_hparams,
+    training_defaults,
+)
+from fststyle.runtime.imagefiles import IMAGE_EXTENSIONS, save_image
 
 
-def initial_logits(content: torch.Tensor, init: str, seed: int) -> torch.Tensor:
-    """z with sigmoid(z) = the content image (squeezed into [EPS, 1 - EPS]) or white noise."""
-    gen = torch.Generator().manual_seed(seed)
-    start = content if init == "content" else torch.rand(content.shape, generator=gen)
-    return torch.logit(start.clamp(EPS, 1 - EPS)).to(content.device)
-
-
-def make_optimizer(z: torch.Tensor, optimizer: str, lr: float | None, steps: int):
-    lr = LR[optimizer] if lr is None else lr
-    if optimizer == "adam":
-        return torch.optim.Adam([z], lr=lr)
-    # Strong-Wolfe line search: plain unit steps diverge at 256 px from the content image.
-    return torch.optim.LBFGS([z], lr=lr, max_iter=steps, history_size=HISTORY,
-                             line_search_fn="strong_wolfe")
-
-
-def optimise(objective: PerceptualLoss, content: torch.Tensor, style: int, steps: int = 500,
-             init: str = "content", optimizer: str = "lbfgs", lr: float | None = None,
-             seed: int = 0, progress: bool = True) -> torch.Tensor:
-    """Minimise objective(image, content, style) over the pixels of one image.
-
-    content: (1, 3, H, W) in [0, 1]; steps counts objective evaluations (gradient steps for
-    Adam). The image is sigmoid(z) with z free, so it stays in (0, 1) and L-BFGS (Gatys et
-    al.'s choice) needs no bounds. Returns the (1, 3, H, W) result in [0, 1].
-    """
-    if init not in ("content", "noise") or optimizer not in LR or steps < 1:
-        raise ValueError(f"--init content|noise, --optimizer lbfgs|adam, --steps >= 1; got "
-                         f"{init!r}, {optimizer!r}, {steps}")
-    z = initial_logits(content, init, seed).requires_grad_()
-    opt = make_optimizer(z, optimizer, lr, steps)
-    content_feats = objective.content_features(content)  # fixed: compute once
-    style_index = torch.tensor([style], device=content.device)
-    bar = tqdm(total=steps, unit="step", disable=not progress, file=sys.stderr, leave=False)
-    done = [0]  # evaluations so far (a disabled bar does not count)
-
-    def closure():
-        opt.zero_grad()
-        total, _ = objective(torch.sigmoid(z), content, style_index, content_feats)
-        total.backward()
-        done[0] += 1
-        bar.update()
-        bar.set_postfix(loss=f"{total.item():.4g}", refresh=False)
-        return total
-
-    while done[0] < steps:  # L-BFGS runs up to max_eval evaluations per step() call
-        if optimizer == "lbfgs":
-            opt.param_groups[0].update(max_iter=steps - done[0], max_eval=steps - done[0])
-            opt.step(closure)
-        else:
-            closure()
-            opt.step()
-    bar.close()
-    return torch.sigmoid(z).detach()
-
-
-def build_objective(args) -> tuple[PerceptualLoss, int]:
+def objective_from_args(args) -> tuple[PerceptualLoss, int]:
     """The objective and the style index from --model or from the recipe options."""
     overrides = {k: getattr(args, k) for k in training_defaults() if k != "styles"
                  and getattr(args, k, None) is not None}
@@ -126,7 +67,7 @@ def parse_args(argv):
     p.add_argument("--style-files", type=lambda s: s.split(","),
                    help="with --model: its style images, comma-separated, when the recorded "
                         "paths do not exist here")
-    recipe = p.add_argument_group("objective (default: fststyle.module.StyleTransfer's)")
+    recipe = p.add_argument_group("objective (default: training's, fststyle.core.losses.DEFAULTS)")
     for name in ("content_weight", "style_weight", "tv_weight"):
         recipe.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float)
     recipe.add_argument("--style-size", dest="style_size", type=int)
@@ -156,9 +97,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     check_args(args)
     torch.set_flush_denormal(True)  # L-BFGS drives VGG gradients denormal: 5x slower on CPU
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    objective, style = build_objective(args)
+    objective, style = objective_from_args(args)
     objective = objective.to(device)
-    content = to_tensor(resize_shorter(open_rgb(args.content), args.size))[None].to(device)
+    content = load_image(args.content, args.size)[None].to(device)  # (1, 3, H, W)
     start = time.perf_counter()
     result = quantize(optimise(objective, content, style, args.steps, args.init,
                                args.optimizer, args.lr, args.seed))
@@ -174,11 +115,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 
 
 def cli(argv: list[str] | None = None) -> dict:
-    """`main` with errors as a one-line message and exit status 1, not a traceback."""
-    try:
-        return main(argv)
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        sys.exit(f"fststyle.gatys: error: {e}")
+    """`main` under the CLI convention (fststyle.cli): a bad option or file exits 2."""
+    return run_cli("gatys", main, argv, errors=(ValueError, FileNotFoundError, ImportError))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@
     python -m fststyle.stylize --model exports/demo.onnx --list-styles
 
 `.onnx` runs on onnxruntime (torch is never imported); `.safetensors` and `.ckpt` run on
-PyTorch. Both go through `fststyle.runtime.Stylizer.stylize`, so resizing, style mixing and
-colour preservation are the same code. Folders are read recursively and mirrored under --out.
+PyTorch (`fststyle.core.torch_stylizer`). Both go through `Stylizer.stylize`, so resizing,
+style mixing and colour preservation are the same code. Folders are read recursively and
+mirrored under --out.
 """
 
 import argparse
@@ -20,39 +21,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fststyle.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb, save_image
-from fststyle.masks import mask_weights, parse_style_mask
-from fststyle.runtime import Stylizer, parse_style, style_weights
-
-
-class TorchStylizer(Stylizer):
-    """`Stylizer` over a .safetensors/.ckpt network run by PyTorch (CUDA when available)."""
-
-    def __init__(self, path: str | Path):  # replaces the onnxruntime session, keeps stylize()
-        import torch
-
-        from fststyle.model_io import load_model
-
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.net = load_model(path).to(self.device)
-        self.styles, self.metadata, self.baked = self.net.style_names, self.net.metadata, False
-        self.spatial = True  # the network takes (B, N) and (B, N, H, W) weights alike
-
-    def _run(self, image, weights):
-        import torch
-
-        with torch.inference_mode():
-            x = torch.from_numpy(image).to(self.device)  # (B, 3, H, W)
-            w = torch.from_numpy(weights).to(self.device)  # (B, N) or (B, N, H, W)
-            return self.net(x, w).float().cpu().numpy()
-
-
-def load_stylizer(path: Path) -> Stylizer:
-    if path.suffix == ".onnx":
-        return Stylizer(path)
-    if path.suffix in (".safetensors", ".ckpt"):
-        return TorchStylizer(path)
-    raise ValueError(f"--model {path}: expected a .onnx, .safetensors or .ckpt file")
+from fststyle.cli import run_cli
+from fststyle.core.torch_stylizer import load_stylizer
+from fststyle.runtime.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb, save_image
+from fststyle.runtime.masks import mask_weights, parse_style_mask
+from fststyle.runtime.stylizer import parse_style, style_weights
 
 
 def plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
@@ -139,14 +112,14 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Returns the exit status: 0, 1 if any image failed, 2 for a bad option or model."""
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"fststyle.stylize: error: {e}", file=sys.stderr)
-        return 2
+    """Returns the exit status: 0, or 1 if any image failed; a bad option or model raises."""
+    return run(parse_args(argv))
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """`main` under the CLI convention (fststyle.cli): a bad option or model exits 2."""
+    return run_cli("stylize", main, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

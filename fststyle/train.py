@@ -11,187 +11,77 @@ Writes checkpoints/<run>/ under the current directory (or --trainer.default_root
 step_*.ckpt, last.ckpt, metrics.csv, config.yaml, samples/step_*.png and, at the end,
 model.safetensors (the portable network: `fststyle.load_model(path)`).
 """
-
-import datetime
 import os
 import sys
-import warnings
 from pathlib import Path
 
-import torch
-
-from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.cli import LightningCLI
-
-from fststyle.data import ContentDataModule
-from fststyle.hardware import describe_cpu
-from fststyle.model_io import save_model
-from fststyle.module import StyleTransfer
-from fststyle.preemption import PreemptionCheckpoint
-from fststyle.progress import ProgressLines
-from fststyle.tracking import log_run_end, make_loggers
-
-
-# Expected here, not problems: the frozen VGG is in eval mode on purpose, and the CSV logger
-# creates the run folder before the checkpoint callback looks at it.
-warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
-warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
-warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")  # counts globally
+from fststyle.cli import run_cli
+from fststyle.core.model_io import save_model
+from fststyle.tracking.loggers import log_run_end
+from fststyle.training.data import ContentDataModule
+from fststyle.training.module import StyleTransfer
+from fststyle.training.trainer import (
+    RUN_NAME_ENV,
+    TRAINER_DEFAULTS,
+    TrainCLI,
+    default_precision,
+    hardware,
+)
 
 
-def bf16_supported(device: str) -> bool:
-    """Whether `device` ("cuda" or "cpu") has bf16 units (on CPU: oneDNN's AVX512-BF16/AMX)."""
-    if device == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
-def default_precision() -> str:
-    """bf16 autocast where the hardware has bf16 units (about 2x faster on AVX512-BF16 CPUs),
-    else fp32. Grams stay fp32 either way (losses.gram_matrix)."""
-    if torch.cuda.is_available():
-        return "bf16-mixed" if bf16_supported("cuda") else "16-mixed"
-    return "bf16-mixed" if bf16_supported("cpu") else "32-true"
-
-
-def hardware(trainer) -> str:
-    """The accelerator this run trains on, for the first line it prints."""
-    if trainer.strategy.root_device.type == "cuda":
-        return f"{trainer.num_devices} x {torch.cuda.get_device_name()}"
-    return describe_cpu()
-
-
-# The run name every rank uses when --run_name is not given; under srun or torchrun, where the
-# ranks start independently, pass --run_name (scripts/slurm/train.sbatch does).
-RUN_NAME_ENV = "FSTSTYLE_RUN_NAME"
-
-TRAINER_DEFAULTS = {
-    "max_steps": 300,  # the demo recipe: ~10 min on 2 CPU cores; configs/coco.yaml: 40k
-    "val_check_interval": 100,  # a sample grid every 100 steps, counted across epochs
-    "check_val_every_n_epoch": None,  # (needed for step-based val_check_interval)
-    "log_every_n_steps": 10,
-}
-
-
-class TrainCLI(LightningCLI):
-    """LightningCLI without subcommands: parse, build, then `fit` in `main`."""
-
-    def add_arguments_to_parser(self, parser) -> None:
-        parser.add_argument("--run_name", type=str | None, default=None,
-                            help="Run folder under checkpoints/ (default: a timestamp)")
-        parser.add_argument("--ckpt_path", type=str | None, default=None,
-                            help="Resume: 'last' (newest run, or --run_name's) or a .ckpt path")
-        parser.add_argument("--checkpoint_every_n_steps", type=int, default=100,
-                            help="Save checkpoints/<run>/step_*.ckpt every N steps")
-        parser.add_argument("--progress_every_n_steps", type=int, default=20,
-                            help="With the progress bar off: a line (step, loss, images/s, "
-                                 "elapsed, ETA) every N steps")
-        parser.add_argument("--logger", type=str, default="auto",
-                            help="Tracker beside the local CSV record: auto | neptune | csv | "
-                                 "tensorboard (auto: neptune when installed)")
-        parser.add_argument("--neptune_mode", type=str | None, default=None,
-                            help="async | offline | debug | sync (default: NEPTUNE_MODE, "
-                                 "else async with NEPTUNE_API_TOKEN+NEPTUNE_PROJECT, else offline)")
-        parser.add_argument("--neptune_project", type=str | None, default=None,
-                            help="workspace/project (default: NEPTUNE_PROJECT)")
-
-    def instantiate_trainer(self, **kwargs):
-        cfg = self.config
-        root = Path(cfg.trainer.default_root_dir or ".")
-        run_name = cfg.run_name or os.environ.get(RUN_NAME_ENV)  # set for launched ranks
-        self.run_name, self.ckpt_path = resolve_run(root, run_name, cfg.ckpt_path)
-        self.run_dir = root / "checkpoints" / self.run_name
-        trainer_cfg = self._get(self.config_init, "trainer", default={})
-        user_callbacks = trainer_cfg.get("callbacks") or []
-        checkpoint = ModelCheckpoint(
-            dirpath=self.run_dir, filename="step_{step:06d}", auto_insert_metric_name=False,
-            every_n_train_steps=cfg.checkpoint_every_n_steps, save_top_k=-1, save_last=True)
-        self.preemption = PreemptionCheckpoint(self.run_dir / "last.ckpt")
-        callbacks = [*user_callbacks, checkpoint, self.preemption]
-        if cfg.trainer.enable_progress_bar is False:
-            callbacks.append(ProgressLines(cfg.progress_every_n_steps))
-        logger = trainer_cfg.get("logger")  # --trainer.logger, if given, wins
-        if logger in (None, True):
-            logger = make_loggers(cfg.logger, self.run_dir, self.run_name,
-                                  config=self.config.as_dict(), neptune_mode=cfg.neptune_mode,
-                                  neptune_project=cfg.neptune_project,
-                                  resume_step=checkpoint_step(self.ckpt_path))
-        return super().instantiate_trainer(
-            callbacks=callbacks, logger=logger,
-            default_root_dir=str(self.run_dir), **kwargs)
-
-
-def checkpoint_step(path: str | None) -> int | None:
-    if path is None:
-        return None
-    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
-
-
-def resolve_run(root: Path, run_name: str | None, ckpt_path: str | None) -> tuple[str, str | None]:
-    """Pick the run folder and the checkpoint to resume from (if any)."""
-    if ckpt_path != "last":
-        if ckpt_path is not None and not Path(ckpt_path).is_file():
-            raise ValueError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
-        if ckpt_path is not None and run_name is None:
-            run_name = Path(ckpt_path).parent.name  # keep writing beside the checkpoint
-        return run_name or datetime.datetime.now().strftime("%Y%m%d-%H%M%S"), ckpt_path
-    if run_name is None:
-        runs = sorted((root / "checkpoints").glob("*/last.ckpt"), key=lambda p: p.stat().st_mtime)
-        if not runs:
-            raise ValueError(f"--ckpt_path last: no run with a last.ckpt under {root / 'checkpoints'}")
-        run_name = runs[-1].parent.name
-    last = root / "checkpoints" / run_name / "last.ckpt"
-    if not last.is_file():
-        raise ValueError(f"--ckpt_path last: {last} does not exist")
-    return run_name, str(last)
-
-
-def main(args: list[str] | None = None) -> Path:
-    """Train; return the written model.safetensors path."""
-    cli = TrainCLI(
+def build(args: list[str] | None = None) -> TrainCLI:
+    """Parse the options and build the model, the data and the trainer (nothing runs yet)."""
+    return TrainCLI(
         StyleTransfer, ContentDataModule, run=False, args=args,
         trainer_defaults={**TRAINER_DEFAULTS, "precision": default_precision()},
         auto_configure_optimizers=False,  # one optimiser, configured by --model.lr
         seed_everything_default=0,  # reproducible crops and init unless told otherwise
         save_config_kwargs={"overwrite": True},  # a resumed run rewrites its config.yaml
         parser_kwargs={"description": __doc__.split("\n")[0]})
-    model, trainer = cli.model, cli.trainer
+
+
+def main(args: list[str] | None = None) -> Path:
+    """Train; return the written model.safetensors path."""
+    app = build(args)
+    model, trainer = app.model, app.trainer
     if trainer.is_global_zero:
         print(f"fststyle.train: {trainer.max_steps} steps, precision {trainer.precision} on "
               f"{hardware(trainer)}", file=sys.stderr)
     # The ranks Lightning launches (--trainer.devices N) re-run this command: same run folder.
-    os.environ[RUN_NAME_ENV] = cli.run_name
+    os.environ[RUN_NAME_ENV] = app.run_name
     try:
         # weights_only: a checkpoint is data; one that needs unpickling code is refused.
-        trainer.fit(model, cli.datamodule, ckpt_path=cli.ckpt_path, weights_only=True)
+        trainer.fit(model, app.datamodule, ckpt_path=app.ckpt_path, weights_only=True)
     finally:
         os.environ.pop(RUN_NAME_ENV, None)
-    if cli.preemption.signum is not None:
-        raise SystemExit(128 + cli.preemption.signum)  # the shell's convention for signals
+    if app.preemption.signum is not None:
+        raise SystemExit(128 + app.preemption.signum)  # the shell's convention for signals
     # The periodic checkpoints may predate the last step: last.ckpt must be the final state
     # (every rank calls this; only rank 0 writes).
-    trainer.save_checkpoint(cli.run_dir / "last.ckpt", weights_only=False)
-    path = cli.run_dir / "model.safetensors"
+    trainer.save_checkpoint(app.run_dir / "last.ckpt", weights_only=False)
+    path = app.run_dir / "model.safetensors"
     if trainer.is_global_zero:
-        if model.last_grid_step != trainer.global_step:
-            model.write_grid(next(iter(cli.datamodule.val_dataloader())))
-        config = {"run": cli.run_name, "global_step": trainer.global_step,
-                  "model": {k: v for k, v in model.hparams.items() if not k.startswith("_")}}
-        save_model(model.net, model.style_names, path, extra=config)
-        final = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        log_run_end(trainer.loggers, path, final)
-        print(f"model: {path}\nsamples: {cli.run_dir / 'samples'}", file=sys.stderr)
+        finish(app, path)
     return path
 
 
-def cli_main() -> None:
-    """`python -m fststyle.train`: a bad option or file ends with one clear line, exit 2."""
-    try:
-        main()
-    except (ValueError, FileNotFoundError) as e:
-        print(f"fststyle.train: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+def finish(app: TrainCLI, path: Path) -> None:
+    """Rank 0, after training: a grid at the final step, model.safetensors, the run's record."""
+    model, trainer = app.model, app.trainer
+    if app.sample_grids.last_step != trainer.global_step:
+        app.sample_grids.write(trainer, model, next(iter(app.datamodule.val_dataloader())))
+    config = {"run": app.run_name, "global_step": trainer.global_step,
+              "model": {k: v for k, v in model.hparams.items() if not k.startswith("_")}}
+    save_model(model.net, model.style_names, path, extra=config)
+    final = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    log_run_end(trainer.loggers, path, final)
+    print(f"model: {path}\nsamples: {app.run_dir / 'samples'}", file=sys.stderr)
+
+
+def cli(argv: list[str] | None = None) -> Path:
+    """`main` under the CLI convention (fststyle.cli): a bad option or file exits 2."""
+    return run_cli("train", main, argv)
 
 
 if __name__ == "__main__":
-    cli_main()
+    cli()

@@ -25,10 +25,10 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from fststyle.atomic import atomic_path
-from fststyle.export import TOLERANCE, check_against_torch, to_onnx
-from fststyle.model_io import load_model
-from fststyle.network import TransformerNet
+from fststyle.core.model_io import load_model
+from fststyle.core.network import TransformerNet
+from fststyle.core.onnx_export import TOLERANCE, check_against_torch, to_onnx
+from fststyle.runtime.atomic import atomic_path
 
 BACKENDS = ["torch", "ort-fp32", "ort-fp16"]  # each also "-cuda" where a GPU is present
 

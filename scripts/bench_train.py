@@ -23,11 +23,11 @@ from contextlib import nullcontext
 
 import torch
 
-from fststyle.hardware import describe_cpu
-from fststyle.losses import PerceptualLoss
-from fststyle.network import ConvLayer, TransformerNet
-from fststyle.train import bf16_supported
-from fststyle.vgg import VGGFeatures, prefers_channels_last
+from fststyle.core.losses import PerceptualLoss
+from fststyle.core.network import ConvLayer, TransformerNet
+from fststyle.core.vgg import VGGFeatures, prefers_channels_last
+from fststyle.runtime.hardware import describe_cpu
+from fststyle.training.trainer import bf16_supported
 
 
 def build(args, device: str):

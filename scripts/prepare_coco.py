@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from fststyle.atomic import atomic_path
-from fststyle.imagefiles import list_images, open_rgb, resize_shorter
+from fststyle.runtime.atomic import atomic_path
+from fststyle.runtime.imagefiles import list_images, open_rgb, resize_shorter
 
 # The `datasets` Image feature, as Parquet metadata: readers decode the column as images.
 HF_FEATURES = b'{"info": {"features": {"image": {"_type": "Image"}}}}'

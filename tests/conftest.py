@@ -1,28 +1,26 @@
-"""Shared fixtures: tiny generated style images and a folder of real bundled photos."""
+"""Shared fixtures, the only place tests get them from: tiny generated style images, a folder
+of real bundled photos, and one tiny trained model with its exports (trained once a session)."""
 
-import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+import torch
 
-from fststyle.images import demo_photos
+from fststyle.core.network import ConditionalInstanceNorm2d
+from fststyle.runtime.imagefiles import demo_photos
 
-SCRIPTS = Path(__file__).parents[1] / "scripts"
-
-
-def stripes(size: int = 96, period: int = 8) -> Image.Image:
-    x = np.arange(size)[None, :].repeat(size, 0)
-    r = ((x // period) % 2 * 255).astype(np.uint8)
-    return Image.fromarray(np.stack([r, 255 - r, np.full_like(r, 60)], -1))
+from helpers import blobs, stripes, tiny_args
 
 
-def blobs(size: int = 96, seed: int = 1) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 255, (6, 6, 3), dtype=np.uint8)
-    return Image.fromarray(small).resize((size, size), Image.NEAREST)
+@pytest.fixture(scope="session", autouse=True)
+def plain_argv():
+    """Entry points are called in-process with explicit args; pytest's own argv must not look
+    like extra command-line arguments to them (LightningCLI warns when it sees both)."""
+    saved, sys.argv = sys.argv, sys.argv[:1]
+    yield
+    sys.argv = saved
 
 
 @pytest.fixture(scope="session")
@@ -44,19 +42,45 @@ def photo_dir(tmp_path_factory) -> Path:
     return d
 
 
-def tiny_args(photo_dir, style_files, root, *extra) -> list[str]:
-    """The acceptance-size training run: 64 px, batch 2, random VGG, no sanity check."""
-    return ["--trainer.max_steps", "3", "--data.image_size", "64", "--data.batch_size", "2",
-            "--data.source", str(photo_dir), "--data.val_size", "64", "--data.num_workers", "0",
-            "--model.styles", f"[{style_files[0]},{style_files[1]}]",
-            "--model.vgg_weights", "random", "--model.style_size", "64",
-            "--trainer.num_sanity_val_steps", "0", "--trainer.enable_progress_bar", "false",
-            "--trainer.default_root_dir", str(root), *extra]
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, photo_dir, style_files) -> Path:
+    """A 3-step trained 2-style model (half width, one residual block: quicker to trace).
+
+    At init every style's (gamma, beta) is equal, so they are perturbed and the net saved
+    again to make the styles differ. Returns the .safetensors path; the run's last.ckpt is
+    `tiny_ckpt`."""
+    from fststyle.core.model_io import load_model, save_model
+    from fststyle.train import main as train
+
+    root = tmp_path_factory.mktemp("tiny")
+    trained = train(tiny_args(photo_dir, style_files, root, "--run_name", "tiny",
+                              "--model.alpha", "0.5", "--model.num_residual_blocks", "1"))
+    net = load_model(trained)
+    gen = torch.Generator().manual_seed(0)
+    for norm in (m for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)):
+        norm.gamma.data += 0.5 * torch.randn(norm.gamma.shape, generator=gen)
+        norm.beta.data += 0.5 * torch.randn(norm.beta.shape, generator=gen)
+    return save_model(net, net.style_names, root / "tiny.safetensors", extra=net.metadata)
 
 
-def load_script(name: str):
-    """scripts/<name>.py as a module (scripts/ is not a package), to call its main()."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="session")
+def tiny_ckpt(tiny_model) -> Path:
+    """The Lightning checkpoint of tiny_model's training run (before the perturbation)."""
+    return tiny_model.parent / "checkpoints" / "tiny" / "last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_model) -> Path:
+    """The fp32 export with a style_weights input."""
+    from fststyle import export
+
+    return export.main([str(tiny_model), "--out", str(tiny_model.parent / "tiny.onnx")])
+
+
+@pytest.fixture(scope="session")
+def spatial_onnx(tiny_model) -> Path:
+    """The --spatial export (per-pixel style_weights), checked against torch as it is written."""
+    from fststyle import export
+
+    return export.main([str(tiny_model), "--spatial", "--out",
+                        str(tiny_model.parent / "tiny-spatial.onnx")])

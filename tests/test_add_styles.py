@@ -6,11 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from fststyle.model_io import load_model
+from fststyle.core.model_io import load_model
 from fststyle.train import main as train
 
-from conftest import tiny_args
-from test_export import tiny_model  # noqa: F401  (session fixture: trained once)
+from helpers import tiny_args
 
 TINY_ARCH = ["--model.alpha", "0.5", "--model.num_residual_blocks", "1"]
 
@@ -23,7 +22,7 @@ def new_style(tmp_path_factory):
     return path
 
 
-def add_style(tiny_model, photo_dir, style_files, new_style, root, only_new="true"):  # noqa: F811
+def add_style(tiny_model, photo_dir, style_files, new_style, root, only_new="true"):
     styles = f"[{style_files[0]},{style_files[1]},{new_style}]"
     return train(tiny_args(photo_dir, style_files, root, *TINY_ARCH, "--model.styles", styles,
                            "--model.init_from", str(tiny_model),
@@ -31,12 +30,12 @@ def add_style(tiny_model, photo_dir, style_files, new_style, root, only_new="tru
 
 
 @pytest.fixture(scope="module")
-def added(tiny_model, photo_dir, style_files, new_style, tmp_path_factory):  # noqa: F811
+def added(tiny_model, photo_dir, style_files, new_style, tmp_path_factory):
     return add_style(tiny_model, photo_dir, style_files, new_style,
                      tmp_path_factory.mktemp("added"))
 
 
-def test_old_styles_are_bit_identical(tiny_model, added):  # noqa: F811
+def test_old_styles_are_bit_identical(tiny_model, added):
     old, new = load_model(tiny_model), load_model(added)
     assert new.style_names == old.style_names + ["s3"]
     x = torch.rand(2, 3, 37, 50)
@@ -47,7 +46,7 @@ def test_old_styles_are_bit_identical(tiny_model, added):  # noqa: F811
         assert (new(x, torch.full((2,), 2)) - old(x, torch.full((2,), 0))).abs().max() > 0
 
 
-def test_only_the_new_rows_changed(tiny_model, added):  # noqa: F811
+def test_only_the_new_rows_changed(tiny_model, added):
     old, new = load_model(tiny_model).state_dict(), load_model(added).state_dict()
     moved = 0
     for name, value in new.items():
@@ -59,7 +58,7 @@ def test_only_the_new_rows_changed(tiny_model, added):  # noqa: F811
     assert moved > 0
 
 
-def test_whole_network_mode_trains_everything(tiny_model, photo_dir, style_files,  # noqa: F811
+def test_whole_network_mode_trains_everything(tiny_model, photo_dir, style_files,
                                               new_style, tmp_path):
     path = add_style(tiny_model, photo_dir, style_files, new_style, tmp_path, only_new="false")
     old, new = load_model(tiny_model).state_dict(), load_model(path).state_dict()
@@ -73,7 +72,7 @@ def test_whole_network_mode_trains_everything(tiny_model, photo_dir, style_files
     (["--model.init_from", "null"], "needs --model.init_from"),
     (["--model.styles", "[{s1},{s2}]"], "adds no style"),
 ])
-def test_bad_init_from_options_fail_naming_them(tiny_model, photo_dir, style_files,  # noqa: F811
+def test_bad_init_from_options_fail_naming_them(tiny_model, photo_dir, style_files,
                                                 tmp_path, extra, message):
     extra = [e.format(s1=style_files[0], s2=style_files[1]) for e in extra]
     args = tiny_args(photo_dir, style_files, tmp_path, *TINY_ARCH, "--model.init_from",

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fststyle.data import ContentDataModule
-from fststyle.images import demo_photos
+from fststyle.runtime.imagefiles import demo_photos
+from fststyle.training.data import ContentDataModule
 
 
 def batches(dm: ContentDataModule, n: int = 1) -> list[torch.Tensor]:

@@ -16,9 +16,9 @@ from PIL import Image
 from pytorch_lightning import Callback
 
 import fststyle
-from fststyle.data import ContentDataModule
+from fststyle.training.data import ContentDataModule
 
-from conftest import tiny_args
+from helpers import tiny_args
 
 TESTS = Path(__file__).parent
 DDP_ARGS = ["--trainer.accelerator", "cpu", "--trainer.strategy", "ddp",
@@ -57,7 +57,8 @@ def train_cmd(*args: str) -> list[str]:
 def test_ddp_two_ranks_read_different_photos_and_write_one_run(tmp_path, photo_dir, style_files):
     args = tiny_args(photo_dir, style_files, tmp_path, *DDP_ARGS, "--trainer.devices", "2",
                      "--trainer.max_steps", "4", "--trainer.val_check_interval", "2",
-                     "--checkpoint_every_n_steps", "2", "--data.record_ids", "true", "--trainer.callbacks+=test_ddp.SaveNetState")
+                     "--checkpoint_every_n_steps", "2", "--data.record_ids", "true",
+                     "--trainer.callbacks+=test_ddp.SaveNetState")
     res = subprocess.run(train_cmd(*args), cwd=tmp_path, env=clean_env(), timeout=300,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 
 from fststyle import evaluate
-from fststyle.images import demo_photos
+from fststyle.evaluation.report import TILE
+from fststyle.runtime.imagefiles import demo_photos
 
-from conftest import tiny_args
+from helpers import tiny_args
 
 TERMS = {"total", "content", "style", "tv"}
 
@@ -78,7 +79,7 @@ def test_report_files_and_documented_keys(report, models):
     assert "## s1" in md and "## s2" in md and md.count("| **median** |") == 2
     assert md.count("| **all** |") == 1
     grid = Image.open(report / "report_grid.jpg")
-    assert grid.format == "JPEG" and grid.height == 24 + 3 * (evaluate.TILE + 4)
+    assert grid.format == "JPEG" and grid.height == 24 + 3 * (TILE + 4)
     run = models["safetensors"].parent / "artifacts"
     assert {p.name for p in run.iterdir()} >= {"report.json", "report.md", "report_grid.jpg"}
 
@@ -120,7 +121,7 @@ def test_every_model_format_scores_the_same_network(fmt, models, contents, repor
     assert data["in_training_source"] == [str(heldout)]
     assert str(heldout) in capsys.readouterr().err  # the warning names the file
     grid = Image.open(tmp_path / "r" / "report_grid.jpg")
-    assert grid.size == (3 * (evaluate.TILE + 4) + 4, 24 + evaluate.TILE + 4)  # square tiles
+    assert grid.size == (3 * (TILE + 4) + 4, 24 + TILE + 4)  # square tiles
     if fmt == "onnx":  # uncropped, it must score like the .safetensors run
         again = evaluate.main(["--model", str(models[fmt]), "--content", str(contents),
                                "--size", "32", "--teacher-steps", "1", "--styles", "s2",
@@ -132,7 +133,7 @@ def test_every_model_format_scores_the_same_network(fmt, models, contents, repor
 
 def resave(model, path, **weights):
     """The same network saved again with other training loss weights in its metadata."""
-    from fststyle.model_io import load_model, save_model
+    from fststyle.core.model_io import load_model, save_model
 
     net = load_model(model)
     meta = dict(net.metadata)
@@ -175,8 +176,10 @@ def test_reference_objective_ignores_the_training_weights(models, contents, tmp_
     (["--teacher-steps", "0"], "--teacher-steps >= 1"),
     (["--style-files", "a.png"], "--style-files: 1 file(s) for 2 styles"),
 ])
-def test_errors_name_the_option(models, tmp_path, extra, message):
+def test_errors_name_the_option(models, tmp_path, capsys, extra, message):
     with pytest.raises(SystemExit) as e:
         evaluate.cli(["--model", str(models["safetensors"]), "--out", str(tmp_path), *extra])
-    assert message in str(e.value)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fststyle.evaluate: error: ") and message in err, err
     assert not (tmp_path / "report.json").exists()

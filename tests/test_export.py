@@ -13,49 +13,15 @@ import pytest
 import torch
 
 from fststyle import export
-from fststyle.model_io import load_model, save_model
-from fststyle.network import ConditionalInstanceNorm2d
+from fststyle.core.model_io import load_model
 from fststyle.runtime import Stylizer
 
-from conftest import load_script, tiny_args
+from helpers import load_script
 
 # Ops onnxruntime-web's WebGPU backend implements (onnxruntime.ai/docs/.../webgpu operators).
 WEBGPU_OPS = {"Add", "Cast", "Concat", "Constant", "Conv", "Div", "Expand", "Gather",
               "InstanceNormalization", "MatMul", "Mul", "Pad", "Relu", "Reshape", "Resize",
               "Shape", "Sigmoid", "Slice", "Squeeze", "Sub", "Unsqueeze"}
-_CACHE = {}  # shared with test_stylize.py, which imports these fixtures
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory, photo_dir, style_files):
-    """A 3-step trained 2-style model (half width, one residual block: quicker to trace).
-
-    At init every style's (gamma, beta) is equal, so they are perturbed and the net saved
-    again to make the styles differ. Returns the .safetensors path."""
-    if "model" not in _CACHE:
-        from fststyle.train import main as train
-
-        root = tmp_path_factory.mktemp("tiny")
-        trained = train(tiny_args(photo_dir, style_files, root, "--run_name", "tiny",
-                                  "--model.alpha", "0.5", "--model.num_residual_blocks", "1"))
-        net = load_model(trained)
-        gen = torch.Generator().manual_seed(0)
-        for norm in (m for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)):
-            norm.gamma.data += 0.5 * torch.randn(norm.gamma.shape, generator=gen)
-            norm.beta.data += 0.5 * torch.randn(norm.beta.shape, generator=gen)
-        _CACHE["ckpt"] = trained.parent / "last.ckpt"
-        _CACHE["model"] = save_model(net, net.style_names, root / "tiny.safetensors",
-                                     extra=net.metadata)
-    return _CACHE["model"]
-
-
-@pytest.fixture(scope="session")
-def tiny_onnx(tiny_model):
-    """The fp32 export with a style_weights input."""
-    if "onnx" not in _CACHE:
-        _CACHE["onnx"] = export.main([str(tiny_model), "--out",
-                                      str(tiny_model.parent / "tiny.onnx")])
-    return _CACHE["onnx"]
 
 
 @functools.lru_cache
@@ -125,8 +91,8 @@ def test_baked_style_has_one_input_and_default_out(tiny_model, tmp_path, monkeyp
     assert stylizer.stylize(np.zeros((9, 11, 3), np.uint8)).shape == (9, 11, 3)
 
 
-def test_fp16_from_lightning_checkpoint(tiny_model, tmp_path):
-    ckpt = _CACHE["ckpt"]
+def test_fp16_from_lightning_checkpoint(tiny_model, tiny_ckpt, tmp_path):
+    ckpt = tiny_ckpt
     path = export.main([str(ckpt), "--fp16", "--out", str(tmp_path / "half.onnx")])
     model = onnx.load(path)
     assert {i.type.tensor_type.elem_type for i in (*model.graph.input, *model.graph.output)} \
@@ -156,12 +122,13 @@ def test_refuses_an_export_that_differs_from_torch(tiny_model, tiny_onnx, tmp_pa
     (["--style", "nope"], "unknown style 'nope' in .*tiny.safetensors .*available: s1, s2"),
     (["--out", "x.txt"], "--out x.txt: expected a .onnx"),
 ])
-def test_bad_options_exit_nonzero_naming_them(tiny_model, tmp_path, monkeypatch, args,
-                                              message):
+def test_bad_options_exit_2_naming_them(tiny_model, tmp_path, monkeypatch, capsys, args,
+                                        message):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         export.cli([str(tiny_model), *args])
-    assert re.search(message, str(exit_info.value.code))  # sys.exit(str): status 1
+    assert exit_info.value.code == 2
+    assert re.search(f"fststyle.export: error: .*{message}", capsys.readouterr().err)
     assert not list(tmp_path.iterdir())
 
 

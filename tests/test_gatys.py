@@ -1,5 +1,5 @@
-"""`python -m fststyle.gatys` and fststyle.objective: the teacher optimises the training objective
-itself, and lowers it below the content image's."""
+"""`python -m fststyle.gatys` and fststyle.evaluation.objective: the teacher optimises the
+training objective itself, and lowers it below the content image's."""
 
 import re
 
@@ -8,11 +8,12 @@ import torch
 from PIL import Image
 
 from fststyle import gatys
-from fststyle.images import demo_photos
-from fststyle.module import StyleTransfer
-from fststyle.objective import objective_from_hparams, training_defaults
+from fststyle.evaluation.gatys import optimise
+from fststyle.evaluation.objective import objective_from_hparams, training_defaults
+from fststyle.runtime.imagefiles import demo_photos
+from fststyle.training.module import StyleTransfer
 
-from conftest import tiny_args
+from helpers import tiny_args
 
 PHOTO = demo_photos("heldout")[1]  # skimage_coffee.png, 600 x 400
 
@@ -63,7 +64,7 @@ def test_recipe_options_reach_the_objective(tmp_path, style_files, capsys):
             "--style-weight", "9", "--tv-weight", "0.25", "--style-size", "40",
             "--vgg-weights", "random", "--vgg-pooling", "avg",
             "--content-layers", '{"relu3_1": 1.0}', "--style-layers", '{"relu1_1": 0.5}']
-    objective, style = gatys.build_objective(gatys.parse_args(argv))
+    objective, style = gatys.objective_from_args(gatys.parse_args(argv))
     assert (objective.content_weight, objective.style_weight, objective.tv_weight) == (2, 9, 0.25)
     assert objective.content_layers == {"relu3_1": 1.0}
     assert objective.style_layers == {"relu1_1": 0.5} and style == 0
@@ -84,7 +85,7 @@ def test_optimise_counts_steps_for_both_optimizers(style_files):
     objective.forward = lambda *a: calls.append(1) or forward(*a)
     for optimizer, steps in (("lbfgs", 7), ("adam", 4)):
         calls.clear()
-        out = gatys.optimise(objective, content, 0, steps, optimizer=optimizer, progress=False)
+        out = optimise(objective, content, 0, steps, optimizer=optimizer, progress=False)
         assert len(calls) == steps
         assert out.shape == content.shape and 0 < out.min() and out.max() < 1
 
@@ -93,11 +94,11 @@ def test_model_objective_and_style_choice(tmp_path, tiny_model, style_files):
     """--model: the model's training weights; --style by name or index; --style-files."""
     base = ["--content", str(PHOTO), "--out", str(tmp_path / "m.png"), "--model",
             str(tiny_model), "--size", "32", "--steps", "2"]
-    objective, style = gatys.build_objective(gatys.parse_args([*base, "--style", "s2"]))
+    objective, style = gatys.objective_from_args(gatys.parse_args([*base, "--style", "s2"]))
     assert style == 1 and (objective.content_weight, objective.tv_weight) == (2.5, 0.5)
     assert objective.vgg.source == "random"
     files = f"{style_files[1]},{style_files[0]}"  # swapped: s1 now gets s2's Grams
-    swapped, style = gatys.build_objective(gatys.parse_args([*base, "--style", "0",
+    swapped, style = gatys.objective_from_args(gatys.parse_args([*base, "--style", "0",
                                                              "--style-files", files]))
     assert style == 0
     torch.testing.assert_close(swapped.gram_relu1_1[0], objective.gram_relu1_1[1])
@@ -111,15 +112,17 @@ def test_model_objective_and_style_choice(tmp_path, tiny_model, style_files):
     (["--content", "missing.jpg"], "--content: no file at missing.jpg"),
     (["--model", "none.safetensors"], "model file not found"),
 ])
-def test_errors_name_the_option(tmp_path, tiny_model, extra, message):
+def test_errors_name_the_option(tmp_path, tiny_model, capsys, extra, message):
     argv = ["--content", str(PHOTO), "--style", "s1", "--out", str(tmp_path / "e.png"),
             "--model", str(tiny_model), "--steps", "1", *extra]
-    with pytest.raises(SystemExit, match=re.escape(message)):
+    with pytest.raises(SystemExit) as exit_info:
         gatys.cli(argv)
+    assert exit_info.value.code == 2
+    assert re.search("fststyle.gatys: error: .*" + re.escape(message), capsys.readouterr().err)
     assert not (tmp_path / "e.png").exists()
 
 
 def test_style_files_need_model(tmp_path, style_files):
-    with pytest.raises(SystemExit, match="--style-files goes with --model"):
-        gatys.cli(["--content", str(PHOTO), "--style", str(style_files[0]), "--out",
+    with pytest.raises(ValueError, match="--style-files goes with --model"):
+        gatys.main(["--content", str(PHOTO), "--style", str(style_files[0]), "--out",
                    str(tmp_path / "x.png"), "--style-files", str(style_files[0])])

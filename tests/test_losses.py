@@ -3,8 +3,14 @@
 import pytest
 import torch
 
-from fststyle.losses import PerceptualLoss, content_loss, gram_matrix, style_loss, total_variation
-from fststyle.vgg import VGGFeatures
+from fststyle.core.losses import (
+    PerceptualLoss,
+    content_loss,
+    gram_matrix,
+    style_loss,
+    total_variation,
+)
+from fststyle.core.vgg import VGGFeatures
 
 
 def test_gram_of_ones_is_one_over_c():

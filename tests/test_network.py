@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from fststyle.network import TransformerNet
+from fststyle.core.network import TransformerNet
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from fststyle.data import ContentDataModule
+from fststyle.training.data import ContentDataModule
 
-from conftest import load_script
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")

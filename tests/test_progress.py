@@ -6,13 +6,13 @@ import re
 import pytest
 import torch
 
-from fststyle.hardware import describe_cpu
-from fststyle.network import TransformerNet
-from fststyle.progress import ProgressLines, clock
+from fststyle.core.network import TransformerNet
+from fststyle.core.vgg import prefers_channels_last
+from fststyle.runtime.hardware import describe_cpu
 from fststyle.train import main as train
-from fststyle.vgg import prefers_channels_last
+from fststyle.training.progress import ProgressLines, clock
 
-from conftest import tiny_args
+from helpers import tiny_args
 
 
 def test_clock():

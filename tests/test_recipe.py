@@ -4,11 +4,11 @@ normalisation recorded with the model, and the rule for models recorded without 
 import pytest
 import torch
 
-from fststyle.model_io import load_model, save_model
-from fststyle.objective import REFERENCE, model_hparams, reference_hparams
+from fststyle.core.model_io import load_model, save_model
+from fststyle.evaluation.objective import REFERENCE, model_hparams, reference_hparams
 from fststyle.train import main as train
 
-from conftest import tiny_args
+from helpers import tiny_args
 
 
 def test_cosine_schedule_decays_the_rate_to_zero(photo_dir, style_files, tmp_path):

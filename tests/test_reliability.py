@@ -1,8 +1,8 @@
 """Reliability: bad images, pre-emption, crashes, non-finite losses, untrusted files."""
 
 import csv
-import json
 import functools
+import json
 import os
 import shutil
 import signal
@@ -13,14 +13,14 @@ import time
 import numpy as np
 import pytest
 import torch
+from corrupt_images import make_fixture_set
 
 import fststyle
-from fststyle.health import NonFiniteLossError
-from fststyle.images import open_rgb
+from fststyle.runtime.imagefiles import open_rgb
 from fststyle.train import main
+from fststyle.training.health import NonFiniteLossError
 
-from conftest import tiny_args
-from corrupt_images import make_fixture_set
+from helpers import tiny_args
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def _nan_after(module, good_steps):
 
 def test_repeated_nonfinite_loss_stops_with_last_good_checkpoint(tmp_path, photo_dir,
                                                                   style_files, monkeypatch):
-    from fststyle import module as module_mod
+    from fststyle.training import module as module_mod
 
     init = module_mod.StyleTransfer.__init__
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fststyle.vgg import prefers_channels_last
+from fststyle.core.vgg import prefers_channels_last
 
-from conftest import SCRIPTS, load_script
+from helpers import SCRIPTS, load_script
 
 
 def test_bench_train_prints_speedup_last_and_writes_json(tmp_path):

@@ -1,5 +1,5 @@
 """Spatial style mixing (Dumoulin et al. 2017, Fig. 8): per-pixel style weights in the network,
-style masks in `fststyle.masks`, the --spatial ONNX export and `stylize --style-mask`."""
+style masks in `fststyle.runtime.masks`, the --spatial ONNX export and `stylize --style-mask`."""
 
 from pathlib import Path
 
@@ -9,14 +9,11 @@ import torch
 from PIL import Image
 
 from fststyle import export
-from fststyle.masks import mask_weights, parse_style_mask
-from fststyle.network import TransformerNet
+from fststyle.core.network import TransformerNet
+from fststyle.core.torch_stylizer import TorchStylizer
 from fststyle.runtime import Stylizer
-from fststyle.stylize import TorchStylizer, main as stylize
-
-from test_export import tiny_model  # noqa: F401  (session fixture: trained once)
-
-_CACHE = {}
+from fststyle.runtime.masks import mask_weights, parse_style_mask
+from fststyle.stylize import cli as stylize
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +26,6 @@ def net():
                 m.gamma.add_(torch.randn_like(m.gamma) * 0.1)
                 m.beta.add_(torch.randn_like(m.beta) * 0.1)
     return n
-
-
-@pytest.fixture(scope="module")
-def spatial_onnx(tiny_model):  # noqa: F811
-    if "onnx" not in _CACHE:
-        _CACHE["onnx"] = export.main([str(tiny_model), "--spatial"])  # checked against torch
-    return _CACHE["onnx"]
 
 
 @pytest.mark.parametrize("size", [(40, 56), (7, 9)])
@@ -100,7 +90,7 @@ def test_bad_masks_fail_naming_the_problem(tmp_path, mask, style, message):
         mask_weights(mask, style, ["a", "b"], (4, 4))
 
 
-def test_spatial_onnx_agrees_with_torch(tiny_model, spatial_onnx):  # noqa: F811
+def test_spatial_onnx_agrees_with_torch(tiny_model, spatial_onnx):
     stylizer = Stylizer(spatial_onnx)
     assert stylizer.spatial and "per pixel" in stylizer.metadata["style_weights"]
     torch_stylizer = TorchStylizer(tiny_model)
@@ -114,7 +104,7 @@ def test_spatial_onnx_agrees_with_torch(tiny_model, spatial_onnx):  # noqa: F811
     assert np.abs(plain - torch_stylizer.stylize(image, stylizer.styles[1])).max() <= 1
 
 
-def test_stylize_cli_style_mask(tiny_model, spatial_onnx, tmp_path):  # noqa: F811
+def test_stylize_cli_style_mask(tiny_model, spatial_onnx, tmp_path):
     Image.fromarray((np.random.default_rng(1).random((30, 40, 3)) * 255).astype(np.uint8)) \
         .save(tmp_path / "photo.png")
     half = np.zeros((10, 10), np.uint8)
@@ -138,12 +128,14 @@ def test_stylize_cli_style_mask(tiny_model, spatial_onnx, tmp_path):  # noqa: F8
     assert np.abs(outs["one", ".onnx"] - outs["one", ".safetensors"]).max() <= 1
 
 
-def test_style_mask_needs_a_spatial_export(tiny_model, tmp_path, capsys):  # noqa: F811
+def test_style_mask_needs_a_spatial_export(tiny_model, tmp_path, capsys):
     plain = export.main([str(tiny_model), "--out", str(tmp_path / "plain.onnx")])
     Image.new("L", (4, 4), 255).save(tmp_path / "m.png")
     Image.new("RGB", (8, 8)).save(tmp_path / "p.png")
-    assert stylize(["--model", str(plain), "--style-mask", str(tmp_path / "m.png"),
-                    str(tmp_path / "p.png"), "--out", str(tmp_path / "o.png")]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        stylize(["--model", str(plain), "--style-mask", str(tmp_path / "m.png"),
+                 str(tmp_path / "p.png"), "--out", str(tmp_path / "o.png")])
+    assert exit_info.value.code == 2
     assert "--spatial" in capsys.readouterr().err
     with pytest.raises(ValueError, match="--spatial and --style"):
         export.main([str(tiny_model), "--spatial", "--style", "s1"])

@@ -4,9 +4,9 @@ features without autograd, bf16 autocast, a channels_last VGG) equals the plain 
 import pytest
 import torch
 
-from fststyle.losses import PerceptualLoss
-from fststyle.network import TransformerNet
-from fststyle.vgg import VGGFeatures
+from fststyle.core.losses import PerceptualLoss
+from fststyle.core.network import TransformerNet
+from fststyle.core.vgg import VGGFeatures
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,11 @@ import pytest
 from PIL import Image
 
 from fststyle.runtime import RGB_TO_YCBCR, Stylizer
-from fststyle.stylize import main
-
-from test_export import tiny_model, tiny_onnx  # noqa: F401  (session fixtures: trained once)
+from fststyle.stylize import cli, main
 
 
 @pytest.fixture(params=["onnx", "safetensors"])
-def model(request, tiny_model, tiny_onnx):  # noqa: F811
+def model(request, tiny_model, tiny_onnx):
     return tiny_onnx if request.param == "onnx" else tiny_model
 
 
@@ -59,7 +57,7 @@ def test_single_file_to_file_and_folder(model, inputs, tmp_path, name, style):
     assert (tmp_path / "folder" / inputs.joinpath(name).name).is_file()
 
 
-def test_onnx_and_torch_paths_agree(tiny_model, tiny_onnx, inputs, tmp_path):  # noqa: F811
+def test_onnx_and_torch_paths_agree(tiny_model, tiny_onnx, inputs, tmp_path):
     outs = []
     for m in (tiny_onnx, tiny_model):
         out = tmp_path / f"{m.suffix[1:]}.png"
@@ -97,20 +95,29 @@ def test_list_styles(model, capsys):
     assert capsys.readouterr().out.split() == ["0", "s1", "1", "s2"]
 
 
-@pytest.mark.parametrize("style, source, extra, message", [
-    ("zz", "in", [], "unknown style 'zz' (available: 0=s1, 1=s2)"),
-    ("s1", "notes.txt", [], "notes.txt is not an image file"),
-    ("s1", "broken.png", [], "broken.png: not a readable image"),
-    ("s1", "in", ["--max-size", "0"], "--max-size must be >= 1"),
-    ("s1", "in", ["--model", "model.pt"], "--model model.pt: expected a .onnx, .safetensors"),
+@pytest.mark.parametrize("style, source, extra, status, message", [
+    ("zz", "in", [], 2, "error: unknown style 'zz' (available: 0=s1, 1=s2)"),
+    ("s1", "notes.txt", [], 2, "error: input notes.txt is not an image file"),
+    ("s1", "broken.png", [], 1, "failed: "),
+    ("s1", "in", ["--max-size", "0"], 2, "error: --max-size must be >= 1"),
+    ("s1", "in", ["--model", "model.pt"], 2,
+     "error: --model model.pt: expected a .onnx, .safetensors"),
 ])
 def test_errors_exit_nonzero_and_write_nothing(model, inputs, tmp_path, capsys, style, source,
-                                               extra, message):
+                                               extra, status, message):
+    """A bad option or model exits 2 (fststyle.cli); an image that fails exits 1."""
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
-    assert main(["--model", str(model), "--style", style, *extra, str(tmp_path / source),
-                 "--out", str(tmp_path / "out")]) != 0
-    assert message in capsys.readouterr().err
+    argv = ["--model", str(model), "--style", style, *extra, str(tmp_path / source),
+            "--out", str(tmp_path / "out")]
+    try:
+        code = cli(argv)
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+    assert code == status and f"fststyle.stylize: {message}" in err, err
+    if status == 1:
+        assert "broken.png: not a readable image" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -142,14 +149,14 @@ pil = s.stylize(Image.open(photo), style={"s1": 0.5, "s2": 0.5}, preserve_color=
 array = s.stylize(np.asarray(Image.open(photo).convert("RGB")), style=1, max_size=20)
 assert isinstance(pil, Image.Image) and pil.size == Image.open(photo).size
 assert array.dtype == np.uint8 and max(array.shape) == 20 and array.shape[2] == 3
-from fststyle.stylize import main
+from fststyle.stylize import cli, main
 assert main(["--model", model, "--style", "s2", photo, "--out", out]) == 0
 assert not [m for m in sys.modules if m.split(".")[0] in ("torch", "pytorch_lightning")]
 print("torch-free ok")
 """
 
 
-def test_runtime_and_onnx_cli_run_with_torch_blocked(tiny_onnx, inputs, tmp_path):  # noqa: F811
+def test_runtime_and_onnx_cli_run_with_torch_blocked(tiny_onnx, inputs, tmp_path):
     res = subprocess.run([sys.executable, "-c", TORCH_FREE_RUN, str(tiny_onnx),
                           str(inputs / "photo.jpg"), str(tmp_path / "o.png")],
                          capture_output=True, text=True, timeout=120)
@@ -163,6 +170,6 @@ def test_runtime_and_onnx_cli_run_with_torch_blocked(tiny_onnx, inputs, tmp_path
     (np.zeros((8, 8, 3), np.uint8), {"s1": -1.0}, ">= 0"),
     (np.zeros((8, 8, 3), np.uint8), None, "style must be"),
 ])
-def test_runtime_rejects_bad_arguments(tiny_onnx, image, style, message):  # noqa: F811
+def test_runtime_rejects_bad_arguments(tiny_onnx, image, style, message):
     with pytest.raises(ValueError, match=message):
         Stylizer(tiny_onnx).stylize(image, style)

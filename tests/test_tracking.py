@@ -16,17 +16,24 @@ import torch
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-import fststyle.train
-from fststyle.losses import DEFAULTS
-from fststyle.images import sample_grid
-from fststyle.run_record import RunCSVLogger
-from fststyle.neptune_logger import (PROBE_TIMEOUT_S, SYNC, NeptuneLogger, api_url, neptune_key,
-                                     resolve_mode)
-from fststyle.tracking import (flatten, log_artifact_to_run, make_loggers, run_tags,
-                               split_grid)
+import fststyle.training.trainer
+from fststyle.core.images import sample_grid
+from fststyle.core.losses import DEFAULTS
+from fststyle.tracking.artifacts import log_artifact_to_run
+from fststyle.tracking.loggers import make_loggers
+from fststyle.tracking.neptune_client import (
+    PROBE_TIMEOUT_S,
+    SYNC,
+    api_url,
+    neptune_key,
+    resolve_mode,
+)
+from fststyle.tracking.neptune_logger import NeptuneLogger
+from fststyle.tracking.record import flatten, run_tags, split_grid
+from fststyle.tracking.run_record import RunCSVLogger
 from fststyle.train import main
 
-from conftest import tiny_args
+from helpers import tiny_args
 
 CONFIG = {"model": {"styles": ["/x/starry_night.jpg", "udnie"], "vgg_weights": "caffe",
                     "style_weight": 50.0, "style_layers": {"relu1_1": 0.2},
@@ -187,7 +194,7 @@ def test_without_neptune_trains_with_csv_and_says_so(tmp_path, photo_dir, style_
     with pytest.raises(ValueError, match="--logger neptune: the neptune package"):
         make_loggers("neptune", tmp_path, "r")
     loggers = []
-    monkeypatch.setattr(fststyle.train, "make_loggers",
+    monkeypatch.setattr(fststyle.training.trainer, "make_loggers",
                         lambda *a, **k: loggers.extend(make_loggers(*a, **k)) or loggers)
     main(tiny_args(photo_dir, style_files, tmp_path, "--run_name", "nonep",
                    "--trainer.max_steps", "2", "--trainer.log_every_n_steps", "1"))

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import fststyle
-from fststyle.module import StyleTransfer
 from fststyle.train import main
+from fststyle.training.module import StyleTransfer
 
-from conftest import tiny_args
+from helpers import tiny_args
 
 
 def test_acceptance_run_from_empty_dir(tmp_path, photo_dir, style_files):
@@ -116,7 +116,7 @@ def test_configure_model_layouts_and_dtypes(style_files, precision):
 def test_train_options_reach_the_objects(tmp_path, photo_dir, style_files):
     """Every option the issue names, plus the model/loss ones, lands where it should."""
     vgg_state = tmp_path / "vgg.pth"
-    from fststyle.vgg import VGGFeatures
+    from fststyle.core.vgg import VGGFeatures
     src = VGGFeatures("random", "relu5_1", seed=5)
     torch.save({f"features.{i}.{k}": v for i, c in enumerate(src.convs)
                 for k, v in c.state_dict().items()}, vgg_state)

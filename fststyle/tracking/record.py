@@ -1,10 +1,10 @@
-"""Experiment tracking: which Lightning loggers a run writes to, and the run's local record.
+"""The run's local record, without Lightning or torch at import: file names, reading it back,
+flattening configs, the environment a run ran in, tags, and cutting sample grids per style.
 
 Every run keeps a local record in its run folder, whatever else it logs to: config.yaml,
 metrics.csv, samples/step_*.png, final_metrics.json, environment.json and artifacts/ (files
-attached after training with `log_artifact_to_run`); `python -m fststyle.compare` reads them.
-Lightning and neptune are imported only where needed, so that compare starts fast and fststyle
-works without neptune installed.
+attached after training with `fststyle.tracking.artifacts.log_artifact_to_run`);
+`python -m fststyle.compare` reads them. The loggers are built in `fststyle.tracking.loggers`.
 """
 
 from __future__ import annotations
@@ -12,24 +12,21 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fststyle import __version__
-from fststyle.atomic import atomic_path
+from fststyle._version import __version__
 
 if TYPE_CHECKING:
     from PIL import Image
-    from pytorch_lightning.loggers import Logger
 
-LOGGERS = ("auto", "neptune", "csv", "tensorboard")
 FINAL_METRICS = "final_metrics.json"  # the numbers at the end of training, {metric: value}
 ENVIRONMENT = "environment.json"  # git commit, versions, hardware: see environment()
 NEPTUNE_INFO = "neptune.json"  # how the run was tracked: mode, project, server run id
-GRID_PADDING = 2  # pixels around tiles in fststyle.images.sample_grid (make_grid's default)
+GRID_PADDING = 2  # pixels around tiles in fststyle.core.images.sample_grid (make_grid's default)
 INT32 = 2**31  # Neptune integer fields are 32-bit
 
 
@@ -39,91 +36,6 @@ def say(message: str) -> None:
 
     if getattr(rank_zero_only, "rank", 0) == 0:
         print(message, file=sys.stderr, flush=True)
-
-
-def neptune_available() -> bool:
-    """True when the `neptune` client with its 1.x API (`neptune.init_run`) can be imported."""
-    try:
-        import neptune
-    except ImportError:
-        return False
-    return hasattr(neptune, "init_run")
-
-
-def make_loggers(kind: str, run_dir: Path, run_name: str, config: dict | None = None,
-                 neptune_mode: str | None = None, neptune_project: str | None = None,
-                 resume_step: int | None = None) -> list[Logger]:
-    """The run's loggers; the CSV logger comes first so that its folder is the run folder.
-
-    resume_step: the global step of the checkpoint a resumed run starts from; the local
-    metrics.csv keeps the rows before it.
-    """
-    from pytorch_lightning.loggers import TensorBoardLogger
-
-    from fststyle.run_record import RunCSVLogger
-
-    if kind not in LOGGERS:
-        raise ValueError(f"--logger must be one of {', '.join(LOGGERS)}, got {kind!r}")
-    if kind == "auto":
-        kind = "neptune" if neptune_available() else "csv"
-        if kind == "csv":
-            say("tracking: the neptune package is not installed, so this run logs to CSV only "
-                f"({run_dir / 'metrics.csv'}); pip install 'neptune>=1.10,<2' to track in Neptune")
-    elif kind == "neptune" and not neptune_available():
-        raise ValueError("--logger neptune: the neptune package (1.x API) is not installed; "
-                         "pip install 'neptune>=1.10,<2', or use --logger csv")
-    loggers: list[Logger] = [RunCSVLogger(run_dir, resume_step)]
-    if kind == "tensorboard":
-        loggers.append(TensorBoardLogger(save_dir=run_dir, name="", version="tensorboard"))
-    if kind == "neptune":
-        from fststyle.neptune_logger import NeptuneLogger
-
-        loggers.append(NeptuneLogger(run_dir, run_name, config, neptune_mode, neptune_project))
-    return loggers
-
-
-def log_run_end(loggers: list[Logger], model_path: Path, summary: dict) -> None:
-    """Record the final numbers and the environment beside the model; hand the numbers and
-    the model file to loggers that keep artefacts, then close those loggers (Lightning's
-    finalize leaves them open for this)."""
-    for name, record in [(FINAL_METRICS, summary), (ENVIRONMENT, environment())]:
-        with atomic_path(Path(model_path).parent / name) as tmp:
-            tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    for logger in loggers:
-        if hasattr(logger, "log_final"):
-            logger.log_final(summary)
-        if hasattr(logger, "log_artifact"):
-            logger.log_artifact(model_path, "model")
-        if hasattr(logger, "close"):
-            logger.close()
-
-
-def log_artifact_to_run(run_dir: str | Path, path: str | Path, name: str | None = None) -> Path:
-    """Attach a file made after training (an ONNX export, an evaluation report) to a run.
-
-    Copies it to <run_dir>/artifacts/<file name> (the local record) and, when the run was
-    tracked on a Neptune server, uploads a copy to that run as artifacts/<name> (default: the
-    file's stem). An offline Neptune run cannot take files once it has ended; the line printed
-    says so. Returns the local copy.
-    """
-    run_dir, path = Path(run_dir), Path(path)
-    if not run_dir.is_dir():
-        raise ValueError(f"log_artifact_to_run: no run folder at {run_dir}")
-    if not path.is_file():
-        raise ValueError(f"log_artifact_to_run: no file at {path}")
-    dest = run_dir / "artifacts" / path.name
-    if path.resolve() != dest.resolve():
-        with atomic_path(dest) as tmp:
-            shutil.copyfile(path, tmp)
-    info = read_json(run_dir / NEPTUNE_INFO)
-    if info.get("id"):
-        from fststyle.neptune_logger import upload_to_run
-
-        upload_to_run(info, dest, name or path.stem)
-    elif info:
-        say(f"tracking: {path.name} is kept in {dest}; the {info.get('mode')} Neptune run "
-            "cannot take files after it ended")
-    return dest
 
 
 def read_json(path: Path) -> dict:
@@ -167,7 +79,6 @@ def git_commit() -> tuple[str, bool]:
 
 def environment() -> dict[str, Any]:
     """Where the run ran: code version, library versions, hardware, world size."""
-    import pytorch_lightning as pl
     import torch
 
     commit, dirty = git_commit()
@@ -175,7 +86,7 @@ def environment() -> dict[str, Any]:
     dist = torch.distributed.is_available() and torch.distributed.is_initialized()
     return {"source/git_commit": commit, "source/git_dirty": dirty,
             "environment/fststyle": __version__, "environment/torch": torch.__version__,
-            "environment/lightning": pl.__version__,
+            "environment/lightning": version("pytorch-lightning"),
             "environment/python": platform.python_version(),
             "environment/platform": platform.platform(), "environment/cpu_count": os.cpu_count(),
             "environment/gpus": ", ".join(gpus) or "none",
@@ -183,7 +94,7 @@ def environment() -> dict[str, Any]:
 
 
 def style_names(config: dict | None) -> list[str]:
-    """Style names of a run config: the file stems (fststyle.images.style_name, without
+    """Style names of a run config: the file stems (fststyle.core.images.style_name, without
     importing torch)."""
     styles = ((config or {}).get("model") or {}).get("styles") or []
     return [Path(str(s)).stem for s in styles]
@@ -208,7 +119,7 @@ def run_tags(config: dict | None) -> list[str]:
 
 def split_grid(grid: Image.Image, n_styles: int) -> list[Image.Image] | None:
     """Cut a sample grid (rows: photos; columns: the photo, then one per style, as
-    `fststyle.images.sample_grid` lays it out) into one [photo | style] image per style.
+    `fststyle.core.images.sample_grid` lays it out) into one [photo | style] image per style.
     None when the width does not fit that layout."""
     from PIL import Image
 

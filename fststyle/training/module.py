@@ -1,7 +1,9 @@
 """The Lightning "system": one conditional-instance-norm TransformerNet trained against the frozen
 VGG perceptual loss for N styles at once (Dumoulin et al. 2017).
 
-The typed `__init__` arguments are the model half of the config (LightningCLI `--model.*`).
+The typed `__init__` arguments are the model half of the config (LightningCLI `--model.*`); the
+objective's defaults come from `fststyle.core.losses.DEFAULTS`. Sample grids are written by the
+`fststyle.training.samples.SampleGrids` callback, not here.
 """
 
 import math
@@ -12,13 +14,17 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from fststyle.images import DEMO_STYLES, resolve_style, sample_grid, save_image, style_name
-from fststyle.losses import CONTENT_LAYERS, DEFAULTS, STYLE_LAYERS, build_objective
-from fststyle.health import DataHealth, LossHealth, NonFiniteLossError
-from fststyle.add_styles import (extend_styles, freeze_all_but_new_styles, load_base,
-                                 zero_old_style_grads)
-from fststyle.network import TransformerNet
-from fststyle.vgg import prefers_channels_last
+from fststyle.core.losses import CONTENT_LAYERS, DEFAULTS, STYLE_LAYERS, build_objective
+from fststyle.core.network import TransformerNet
+from fststyle.core.vgg import prefers_channels_last
+from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
+from fststyle.training.add_styles import (
+    extend_styles,
+    freeze_all_but_new_styles,
+    load_base,
+    zero_old_style_grads,
+)
+from fststyle.training.health import DataHealth, LossHealth, NonFiniteLossError
 
 
 class StyleTransfer(pl.LightningModule):
@@ -54,21 +60,23 @@ class StyleTransfer(pl.LightningModule):
             instance norm copies NHWC input to NCHW and back at every layer.
         compile: torch.compile the network and the VGG (slow first steps; pays on long GPU runs).
         init_from: a trained model.safetensors or .ckpt to start from; its styles must be the
-            first entries of `styles`, the rest get new (gamma, beta) rows (fststyle.add_styles).
+            first entries of `styles`, the rest get new (gamma, beta) rows
+            (fststyle.training.add_styles).
         train_only_new_styles: with init_from, train only the new styles' (gamma, beta) rows and
             freeze everything else: the old styles' outputs stay bit-identical (Dumoulin et al.
             2017, Sec. 4.3); false trains the whole network from init_from.
     """
 
-    def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = 256,
+    def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = DEFAULTS.style_size,
                  content_layers: dict[str, float] = CONTENT_LAYERS,
                  style_layers: dict[str, float] = STYLE_LAYERS,
                  content_weight: float = DEFAULTS.content_weight,
                  style_weight: float = DEFAULTS.style_weight,
                  tv_weight: float = DEFAULTS.tv_weight,
                  loss_normalization: str = DEFAULTS.loss_normalization,
-                 style_coefficients: list[float] | None = None,
-                 vgg_weights: str = "caffe", vgg_pooling: str = "max", alpha: float = 1.0,
+                 style_coefficients: list[float] | None = DEFAULTS.style_coefficients,
+                 vgg_weights: str = DEFAULTS.vgg_weights,
+                 vgg_pooling: str = DEFAULTS.vgg_pooling, alpha: float = 1.0,
                  num_residual_blocks: int = 5, lr: float = 1e-3, lr_schedule: str = "constant",
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
                  channels_last: bool | None = None, compile: bool = False,
@@ -92,7 +100,6 @@ class StyleTransfer(pl.LightningModule):
                                        loss_normalization)
         self.lr, self.style_lr_multiplier = lr, style_lr_multiplier
         self.strict_loading = False  # checkpoints leave out the frozen VGG weights
-        self.last_grid_step = -1
         self._batch_end_time = None
         self.data_health = DataHealth()
         self.loss_health = LossHealth(max_nonfinite_steps)
@@ -192,34 +199,6 @@ class StyleTransfer(pl.LightningModule):
             self.log(f"val/loss/{name}", total, sync_dist=True)
             totals.append(total)
         self.log("val/loss", torch.stack(totals).mean(), prog_bar=True, sync_dist=True)
-        self._val_photos = photos
-
-    @override
-    def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
-            return
-        photos = self._val_photos
-        if self.trainer.world_size > 1:  # each rank validated its share; the grid shows them all
-            photos = next(iter(self.trainer.datamodule.val_dataloader()))
-        self.write_grid(photos)
-
-    @torch.no_grad()
-    def render_grid(self, photos: torch.Tensor):
-        """(P, 3, S, S) photos -> PIL grid: the photos, then one column per style."""
-        outs = [self.net(photos, torch.full((photos.shape[0],), i, device=photos.device))
-                for i in range(self.net.num_styles)]
-        return sample_grid(photos.float().cpu(), [o.float().cpu() for o in outs])
-
-    def write_grid(self, photos: torch.Tensor) -> Path:
-        """Save the current grid as samples/step_XXXXXX.png and hand it to the logger."""
-        grid = self.render_grid(photos.to(self.device))
-        step = self.global_step
-        path = save_image(grid, Path(self.trainer.default_root_dir) / "samples" / f"step_{step:06d}.png")
-        for logger in self.loggers:
-            if hasattr(logger, "log_image"):
-                logger.log_image("val/samples", grid, step=step)
-        self.last_grid_step = step
-        return path
 
     @override
     def configure_optimizers(self):

@@ -2,19 +2,18 @@
 hyperparameters (or from options): what `fststyle.gatys` minimises and `fststyle.evaluate`
 reports, so that the network, its teacher and the do-nothing baseline are measured alike.
 
-Defaults are read from `StyleTransfer.__init__`'s signature, never copied: a recipe change in
-fststyle.module changes the measuring instrument with it.
+Defaults come from `fststyle.core.losses.DEFAULTS` (LossDefaults), never copied: StyleTransfer
+takes its defaults from there too, so a recipe change changes the measuring instrument with it.
 """
 
-import inspect
-import json
+import dataclasses
 from pathlib import Path
 
 import torch
 
-from fststyle.images import resolve_style, style_name
-from fststyle.losses import PerceptualLoss, build_objective
-from fststyle.module import StyleTransfer
+from fststyle.core.losses import DEFAULTS, PerceptualLoss, build_objective
+from fststyle.core.model_file import read_model
+from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
 
 # The StyleTransfer arguments that define the loss (the rest shape the network or optimiser).
 OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "content_weight",
@@ -46,26 +45,13 @@ def reference_hparams(hparams: dict, size: int) -> dict:
 
 
 def training_defaults() -> dict:
-    """{key: StyleTransfer's default} for every OBJECTIVE_KEYS entry."""
-    params = inspect.signature(StyleTransfer.__init__).parameters
-    return {k: params[k].default for k in OBJECTIVE_KEYS}
+    """{key: the training default} for every OBJECTIVE_KEYS entry (StyleTransfer's defaults)."""
+    return {"styles": list(DEMO_STYLES), **dataclasses.asdict(DEFAULTS)}
 
 
 def model_hparams(path: str | Path) -> dict:
     """The training hyperparameters recorded in a .safetensors, .ckpt or .onnx model file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"--model: model file not found: {path}")
-    if path.suffix == ".onnx":
-        import onnx
-
-        props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-        hparams = json.loads(props.get("training_config", "{}")).get("hparams") or {}
-    else:
-        from fststyle.model_io import load_model
-
-        meta = load_model(path).metadata or {}
-        hparams = meta.get("model") or meta.get("hyper_parameters") or {}
+    hparams = read_model(path).hparams
     if "styles" not in hparams:
         raise ValueError(f"--model {path}: no training hyperparameters recorded (expected a "
                          "model.safetensors or .ckpt written by fststyle.train, or its export)")

@@ -16,7 +16,8 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from torchvision.transforms import v2
 from typing_extensions import override
 
-from fststyle.images import demo_photos, list_images, open_rgb, resize_shorter, to_tensor
+from fststyle.core.images import load_image
+from fststyle.runtime.imagefiles import demo_photos, list_images
 
 DEMO = "demo"
 MAX_TRIES = 16  # consecutive unreadable images before a sample gives up
@@ -26,7 +27,7 @@ class Crops:
     """Decode -> RGB -> resize the shorter side to the crop size -> random crop.
 
     Resizing first means every crop sees most of the photo; small photos are upscaled.
-    An unreadable image raises ValueError naming it (see images.open_rgb).
+    An unreadable image raises ValueError naming it (see runtime.imagefiles.open_rgb).
     """
 
     def __init__(self, image_size: int):
@@ -34,8 +35,7 @@ class Crops:
         self.crop = v2.RandomCrop(image_size)
 
     def __call__(self, source) -> torch.Tensor:
-        image = open_rgb(source, shorter_side=self.image_size)
-        return self.crop(to_tensor(resize_shorter(image, self.image_size)))  # (3, S, S)
+        return self.crop(load_image(source, self.image_size, draft=True))  # (3, S, S)
 
 
 class SkippingDataset(Dataset):
@@ -134,7 +134,7 @@ class HeldOut(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.transform(to_tensor(resize_shorter(open_rgb(self.files[i]), self.size)))
+        return self.transform(load_image(self.files[i], self.size))
 
 
 class ContentDataModule(pl.LightningDataModule):

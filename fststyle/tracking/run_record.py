@@ -12,7 +12,7 @@ from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
-from fststyle.atomic import atomic_path
+from fststyle.runtime.atomic import atomic_path
 
 
 class _ContinuingWriter(ExperimentWriter):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from fststyle.model_io import load_model
-from fststyle.network import ConditionalInstanceNorm2d, TransformerNet
+from fststyle.core.model_io import load_model
+from fststyle.core.network import ConditionalInstanceNorm2d, TransformerNet
 
 
 def style_tables(net: TransformerNet) -> list[torch.nn.Parameter]:

@@ -6,7 +6,7 @@
     out = stylizer.stylize(Image.open("photo.jpg"), style={"udnie": 0.7, "great_wave": 0.3})
 
 This module must stay importable without torch or Lightning (a test enforces it): it uses
-only `fststyle.imagefiles` and `fststyle.atomic`, which are torch-free too.
+only `fststyle.runtime.imagefiles` and `fststyle.runtime.atomic`, which are torch-free too.
 `fststyle.stylize` reuses everything below for its torch path as well.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fststyle.imagefiles import ensure_rgb
-from fststyle.masks import mask_weights
+from fststyle.runtime.imagefiles import ensure_rgb
+from fststyle.runtime.masks import mask_weights
 
 # ITU-R BT.601 full-range RGB -> YCbCr (the JPEG convention), rows: Y, Cb, Cr. Cb and Cr are
 # centred on 0 here, so the inverse is the plain matrix inverse.
@@ -145,8 +145,9 @@ class Stylizer:
             with one mask: the two styles it separates, "a,b" (white = a, black = b).
         preserve_color: keep the content's colours (luminance-only transfer).
         max_size: downscale the long side to at most this many pixels first.
-        mask: spatial mixing (fststyle.masks): one mask (file, PIL image or uint8 array) with
-            two styles, or {name: mask} one per style. Needs an export made with --spatial.
+        mask: spatial mixing (fststyle.runtime.masks): one mask (file, PIL image or uint8
+            array) with two styles, or {name: mask} one per style. Needs an export made with
+            --spatial.
         """
         if mask is None:
             weights = style_weights(style, self.styles)  # (N,)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from fststyle.atomic import atomic_path
+from fststyle.runtime.atomic import atomic_path
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-ASSETS = Path(__file__).parent / "assets"  # bundled demo data; MANIFEST.tsv credits each file
+ASSETS = Path(__file__).parents[1] / "assets"  # bundled demo data; MANIFEST.tsv credits each file
 DEMO_STYLES = ["starry_night", "great_wave", "udnie", "the_scream"]
 
 

@@ -1,18 +1,29 @@
-"""Images <-> tensors and sample grids (torch); file handling lives in `imagefiles` (no torch)."""
+"""Images <-> tensors, the one image loader, and sample grids (torch). Image files themselves
+(reading any format as RGB, resizing, atomic saving, the bundled demo data) are handled without
+torch in `fststyle.runtime.imagefiles`, which this module builds on."""
 
 import numpy as np
 import torch
 from PIL import Image
 
-from fststyle.imagefiles import (ASSETS, DEMO_STYLES, IMAGE_EXTENSIONS, demo_photos,  # noqa: F401
-                                 ensure_rgb, list_images, open_rgb, resize_shorter,
-                                 resolve_style, save_image, style_name)
+from fststyle.runtime.imagefiles import open_rgb, resize_shorter
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """PIL RGB -> (3, H, W) float32 in [0, 1]."""
     array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # (H, W, 3)
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def load_image(source, size: int | None = None, draft: bool = False) -> torch.Tensor:
+    """An image file (path or file object) -> (3, H, W) float32 in [0, 1], its shorter side
+    resized to `size` when given; errors name the file (open_rgb).
+
+    draft: decode JPEGs at the smallest 1/2^k scale that still has `size` (faster for large
+    photos; the pixels differ slightly from a full decode, so only training crops use it).
+    """
+    image = open_rgb(source, shorter_side=size if draft else None)
+    return to_tensor(image if size is None else resize_shorter(image, size))
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:

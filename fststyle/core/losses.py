@@ -10,9 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fststyle.images import open_rgb, resize_shorter, to_tensor
-from fststyle.vgg import VGGFeatures, deepest_layer, layer_names
-
+from fststyle.core.images import load_image
+from fststyle.core.vgg import VGGFeatures, deepest_layer, layer_names
 
 # Gatys et al. 2015: content from relu4_2 (their conv4_2), style from relu1_1 ... relu5_1 at
 # w_l = 1/5 each.
@@ -25,7 +24,8 @@ EPS = 1e-12  # a black photo's features are all zero: keep its relative content 
 @dataclass(frozen=True)
 class LossDefaults:
     """The objective's default settings: the one place they are written. StyleTransfer's
-    arguments, fststyle.gatys, the benchmarks and the tests read them from here.
+    arguments, fststyle.evaluation.objective (so gatys and evaluate), the benchmarks and the
+    tests read them from here.
 
     loss_normalization "target": each layer's squared error is divided by its target's mean
     square (the content photo's features; the painting's Gram), so every term is a relative
@@ -41,6 +41,10 @@ class LossDefaults:
     style_weight: float = 5.0
     tv_weight: float = 0.0
     loss_normalization: str = "target"
+    style_size: int = 256  # the style image's shorter side when its Grams are taken
+    style_coefficients: list[float] | None = None  # per-style multipliers; None: 1 each
+    vgg_weights: str = "caffe"  # the original VGG19 Gatys et al. used (fststyle.core.vgg)
+    vgg_pooling: str = "max"
 
 
 DEFAULTS = LossDefaults()
@@ -215,16 +219,16 @@ def build_objective(style_files: list, style_size: int, content_layers: dict[str
                     vgg_pooling: str,
                     loss_normalization: str = DEFAULTS.loss_normalization,
                     device: str | torch.device = "cpu") -> PerceptualLoss:
-    """The training objective, built one way for training (fststyle.module) and for measuring
-    (fststyle.objective): the VGG truncated at the deepest loss layer, and one style's Gram
-    targets per image in `style_files`, its shorter side resized to `style_size` (no crop)."""
+    """The training objective, built one way for training (fststyle.training.module) and for
+    measuring (fststyle.evaluation.objective): the VGG truncated at the deepest loss layer, and
+    one style's Gram targets per image in `style_files`, its shorter side resized to
+    `style_size` (no crop)."""
     layers = list(content_layers) + list(style_layers)
     vgg = VGGFeatures(vgg_weights, deepest_layer(layers), vgg_pooling)
     loss = PerceptualLoss(vgg, content_layers, style_layers, content_weight, style_weight,
                           tv_weight, len(style_files), style_coefficients,
                           loss_normalization).to(device)
-    loss.set_style_targets(
-        [to_tensor(resize_shorter(open_rgb(f), style_size))[None] for f in style_files])
+    loss.set_style_targets([load_image(f, style_size)[None] for f in style_files])
     return loss
 
 

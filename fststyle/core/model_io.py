@@ -1,0 +1,52 @@
+"""Portable model files: the network's weights in safetensors, its architecture and style
+names in the metadata. Reading any model file is `fststyle.core.model_file.read_model`; this
+module writes them and turns what it reads into a TransformerNet.
+"""
+
+import json
+from pathlib import Path
+
+from fststyle.core.model_file import FORMAT, ModelFile, read_model
+from fststyle.core.network import TransformerNet
+from fststyle.runtime.atomic import atomic_path
+
+
+def save_model(net: TransformerNet, style_names: list[str], path: str | Path,
+               extra: dict | None = None) -> Path:
+    """Write `net` as safetensors with {format, arch, styles, extra} metadata, atomically."""
+    from safetensors.torch import save_file
+
+    from fststyle._version import __version__
+
+    if len(style_names) != net.num_styles:
+        raise ValueError(f"{len(style_names)} style names for a {net.num_styles}-style network")
+    metadata = {"format": FORMAT, "fststyle_version": __version__,
+                "arch": json.dumps(net.arch()), "styles": json.dumps(list(style_names)),
+                "extra": json.dumps(extra or {})}
+    state = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=metadata)
+    return Path(path)
+
+
+def load_model(path: str | Path) -> TransformerNet:
+    """Load a `model.safetensors` or a Lightning `.ckpt` into an eval-mode TransformerNet.
+
+    The returned network has `style_names` (list[str]) and `metadata` (dict) attributes.
+    """
+    return build_net(read_model(path))
+
+
+def build_net(model: ModelFile) -> TransformerNet:
+    """The eval-mode network of a .safetensors or .ckpt `read_model` result."""
+    if model.state is None:
+        raise ValueError(f"{model.path}: an exported .onnx model has no PyTorch weights; "
+                         "give its model.safetensors or .ckpt")
+    net = TransformerNet(**model.arch)
+    try:
+        net.load_state_dict(model.state)
+    except RuntimeError as e:
+        raise ValueError(f"{model.path}: weights do not match the architecture {model.arch}: "
+                         f"{e}") from e
+    net.style_names, net.metadata = model.styles, model.metadata
+    return net.eval()

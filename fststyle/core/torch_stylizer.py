@@ -1,0 +1,38 @@
+"""`Stylizer` over a .safetensors/.ckpt network run by PyTorch, and `load_stylizer`, which picks
+it or the onnxruntime one from what `read_model` finds. Both share `Stylizer.stylize`, so
+resizing, style mixing, masks and colour preservation are the same code. Importing this module
+does not import torch: an .onnx model stays on the torch-free runtime."""
+
+from pathlib import Path
+
+from fststyle.core.model_file import ModelFile, read_model
+from fststyle.runtime.stylizer import Stylizer
+
+
+class TorchStylizer(Stylizer):
+    """`Stylizer` over a .safetensors/.ckpt network run by PyTorch (CUDA when available)."""
+
+    def __init__(self, model: str | Path | ModelFile):  # replaces the onnxruntime session
+        import torch
+
+        from fststyle.core.model_io import build_net
+
+        model = model if isinstance(model, ModelFile) else read_model(model)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.net = build_net(model).to(self.device)
+        self.styles, self.metadata, self.baked = self.net.style_names, self.net.metadata, False
+        self.spatial = True  # the network takes (B, N) and (B, N, H, W) weights alike
+
+    def _run(self, image, weights):
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(image).to(self.device)  # (B, 3, H, W)
+            w = torch.from_numpy(weights).to(self.device)  # (B, N) or (B, N, H, W)
+            return self.net(x, w).float().cpu().numpy()
+
+
+def load_stylizer(path: str | Path) -> Stylizer:
+    """An .onnx model on onnxruntime (no torch), a .safetensors or .ckpt one on PyTorch."""
+    model = read_model(path)
+    return Stylizer(path) if model.kind == "onnx" else TorchStylizer(model)

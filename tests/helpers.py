@@ -1,0 +1,50 @@
+"""Plain helpers the tests share (fixtures live in conftest.py): generated style images, the
+acceptance-size training arguments, loading scripts/*.py, and environment-dependent skips."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SCRIPTS = Path(__file__).parents[1] / "scripts"
+
+
+def stripes(size: int = 96, period: int = 8) -> Image.Image:
+    x = np.arange(size)[None, :].repeat(size, 0)
+    r = ((x // period) % 2 * 255).astype(np.uint8)
+    return Image.fromarray(np.stack([r, 255 - r, np.full_like(r, 60)], -1))
+
+
+def blobs(size: int = 96, seed: int = 1) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (6, 6, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((size, size), Image.NEAREST)
+
+
+def tiny_args(photo_dir, style_files, root, *extra) -> list[str]:
+    """The acceptance-size training run: 64 px, batch 2, random VGG, no sanity check."""
+    return ["--trainer.max_steps", "3", "--data.image_size", "64", "--data.batch_size", "2",
+            "--data.source", str(photo_dir), "--data.val_size", "64", "--data.num_workers", "0",
+            "--model.styles", f"[{style_files[0]},{style_files[1]}]",
+            "--model.vgg_weights", "random", "--model.style_size", "64",
+            "--trainer.num_sanity_val_steps", "0", "--trainer.enable_progress_bar", "false",
+            "--trainer.default_root_dir", str(root), *extra]
+
+
+def load_script(name: str):
+    """scripts/<name>.py as a module (scripts/ is not a package), to call its main()."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def chromium() -> str:
+    """The Chromium binary, or a skip saying why there is none (.ci/run installs Debian's)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does it)")
+    return found
