@@ -13,10 +13,14 @@ import torch.nn.functional as F
 from fststyle.core.images import load_image
 from fststyle.core.vgg import VGGFeatures, deepest_layer, layer_names
 
-# Gatys et al. 2015: content from relu4_2 (their conv4_2), style from relu1_1 ... relu5_1 at
-# w_l = 1/5 each.
+# Gatys et al. 2015: content from relu4_2 (their conv4_2). Style from the first layer of VGG's
+# first four blocks, as the feed-forward papers do (Johnson et al. 2016: relu1_2...relu4_3;
+# Dumoulin et al. 2017: conv1...conv4), not Gatys et al.'s relu5_1 too: at training crop sizes
+# relu5_1 has fewer positions (8x8 at 128 px) than channels (512), so its Gram cannot match a
+# painting's; kept in, it carried 65% of the style term at the end of the demo and cost the
+# photos their shapes (docs/quality.md).
 CONTENT_LAYERS = {"relu4_2": 1.0}
-STYLE_LAYERS = {"relu1_1": 0.2, "relu2_1": 0.2, "relu3_1": 0.2, "relu4_1": 0.2, "relu5_1": 0.2}
+STYLE_LAYERS = {"relu1_1": 0.25, "relu2_1": 0.25, "relu3_1": 0.25, "relu4_1": 0.25}
 LOSS_NORMALIZATIONS = ("target", "none")
 EPS = 1e-12  # a black photo's features are all zero: keep its relative content error finite
 
@@ -29,10 +33,11 @@ class LossDefaults:
 
     loss_normalization "target": each layer's squared error is divided by its target's mean
     square (the content photo's features; the painting's Gram), so every term is a relative
-    error and a layer weight means what it says. Raw Gram errors differ by three orders of magnitude
-    across layers (relu4_1 carried 92% of the style term with w_l = 1/5 each, relu1_1 and
-    relu5_1 0.1%), which starved the colour and brush-stroke layers. "none": raw squared
-    errors, as models trained before 0.3 were.
+    error and a layer weight means what it says. Raw Gram errors differ by three orders of
+    magnitude across layers (relu4_1 carried 92% of the style term with w_l = 1/5 each, relu1_1
+    and relu5_1 0.1%), which starved the colour and brush-stroke layers. "none": raw squared
+    errors, as models trained before 0.3 were. Style at 5x content: the teacher (fststyle.gatys)
+    takes the painting's colours and strokes and keeps the photo's shapes (docs/quality.md).
     """
 
     content_layers: dict[str, float] = field(default_factory=lambda: dict(CONTENT_LAYERS))
