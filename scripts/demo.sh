@@ -11,8 +11,8 @@ py=.venv/bin/python
 # The recipe for this machine (configs/demo.yaml): with bf16 units (AVX512-BF16/AMX CPUs,
 # GPUs) batches of 8; without them the fp32 step is ~2x slower, so batches of 4, same steps.
 recipe=()
-if ! $py -c "import sys; from fststyle.train import bf16_supported as b; import torch
-sys.exit(0 if b('cuda' if torch.cuda.is_available() else 'cpu') else 1)"; then
+precision=$($py -c "from fststyle.training.trainer import default_precision as p; print(p())")
+if [ "$precision" = "32-true" ]; then
   recipe=(--data.batch_size 4)
   echo "demo: no bf16 units here, so fp32 and batches of 4 (half the crops) to keep it short" >&2
 fi
