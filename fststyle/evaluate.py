@@ -44,6 +44,7 @@ import torch
 
 from fststyle.cli import run_cli
 from fststyle.core.images import load_image
+from fststyle.core.model_file import read_model
 from fststyle.core.torch_stylizer import load_stylizer
 from fststyle.evaluation.objective import (
     OBJECTIVES,
@@ -102,6 +103,9 @@ def check_args(args) -> None:
             raise ValueError(f"--train-source: no folder at {folder}")
     if args.run is not None and not args.run.is_dir():
         raise ValueError(f"--run: no run folder at {args.run}")
+    if args.teacher_cache is not None and args.teacher_cache.exists() \
+            and not args.teacher_cache.is_dir():
+        raise ValueError(f"--teacher-cache: {args.teacher_cache} is a file, not a folder")
 
 
 def load_contents(args) -> list[tuple[Path, torch.Tensor]]:
@@ -125,7 +129,8 @@ def main(argv: list[str] | None = None) -> dict:
     check_args(args)
     torch.set_flush_denormal(True)  # L-BFGS drives VGG gradients denormal: 5x slower on CPU
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    stylizer, hparams = load_stylizer(args.model), model_hparams(args.model)
+    model = read_model(args.model)  # once: a checkpoint holds the whole training state
+    stylizer, hparams = load_stylizer(model), model_hparams(model)
     hparams = (resolve_hparams(hparams) if args.objective == "model"
                else reference_hparams(hparams, args.size))
     objective = objective_from_hparams(hparams, args.style_files, device)

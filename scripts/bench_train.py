@@ -23,9 +23,9 @@ from contextlib import nullcontext
 
 import torch
 
-from fststyle.core.losses import PerceptualLoss
+from fststyle.core.losses import DEFAULTS, PerceptualLoss
 from fststyle.core.network import ConvLayer, TransformerNet
-from fststyle.core.vgg import VGGFeatures, prefers_channels_last
+from fststyle.core.vgg import VGGFeatures, deepest_layer, prefers_channels_last
 from fststyle.runtime.hardware import describe_cpu
 from fststyle.training.trainer import bf16_supported
 
@@ -33,7 +33,8 @@ from fststyle.training.trainer import bf16_supported
 def build(args, device: str):
     torch.manual_seed(0)
     net = TransformerNet(4).to(device)
-    vgg = VGGFeatures(args.vgg_weights, "relu5_1").to(device)
+    layers = [*DEFAULTS.content_layers, *DEFAULTS.style_layers]
+    vgg = VGGFeatures(args.vgg_weights, deepest_layer(layers)).to(device)
     loss = PerceptualLoss.with_defaults(vgg, 4).to(device)
     loss.set_style_targets([torch.rand(1, 3, args.size, args.size) for _ in range(4)])
     return net, loss

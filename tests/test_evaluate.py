@@ -175,6 +175,7 @@ def test_reference_objective_ignores_the_training_weights(models, contents, tmp_
     (["--train-source", "nowhere"], "--train-source: no folder at nowhere"),
     (["--teacher-steps", "0"], "--teacher-steps >= 1"),
     (["--style-files", "a.png"], "--style-files: 1 file(s) for 2 styles"),
+    (["--teacher-cache", __file__], "is a file, not a folder"),
 ])
 def test_errors_name_the_option(models, tmp_path, capsys, extra, message):
     with pytest.raises(SystemExit) as e:
@@ -183,3 +184,21 @@ def test_errors_name_the_option(models, tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert err.startswith("fststyle.evaluate: error: ") and message in err, err
     assert not (tmp_path / "report.json").exists()
+
+
+def test_teacher_cache_is_reused_and_survives_a_corrupt_file(models, contents, tmp_path):
+    cache = tmp_path / "teacher"
+    argv = ["--model", str(models["safetensors"]), "--content", str(contents), "--size", "32",
+            "--teacher-steps", "2", "--max-images", "1", "--styles", "s1",
+            "--teacher-cache", str(cache)]
+    first = evaluate.main([*argv, "--out", str(tmp_path / "a")])
+    (saved,) = cache.glob("*.pt")
+    again = evaluate.main([*argv, "--out", str(tmp_path / "b")])
+    pair = lambda r: r["styles"]["s1"]["images"][0]  # noqa: E731
+    assert pair(again)["teacher"] == pair(first)["teacher"]
+    assert pair(again)["teacher_ms"] == pair(first)["teacher_ms"]  # read, not rerun
+    saved.write_bytes(b"not a torch file")
+    third = evaluate.main([*argv, "--out", str(tmp_path / "c")])
+    assert pair(third)["teacher"] == pytest.approx(pair(first)["teacher"], rel=1e-6)
+    assert pair(third)["teacher_ms"] != pair(first)["teacher_ms"]  # recomputed
+    assert saved.read_bytes() != b"not a torch file"  # and stored again

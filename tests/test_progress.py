@@ -31,6 +31,13 @@ def test_train_prints_progress_lines_and_the_machine(photo_dir, style_files, tmp
     assert lines[-1].endswith("ETA 0:00")
 
 
+def test_one_line_per_optimiser_step_with_accumulation(photo_dir, style_files, tmp_path, capsys):
+    train(tiny_args(photo_dir, style_files, tmp_path, "--trainer.max_steps", "2",
+                    "--trainer.accumulate_grad_batches", "2", "--progress_every_n_steps", "1"))
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("step ")]
+    assert [ln.split()[1] for ln in lines] == ["1/2", "2/2"]
+
+
 def test_no_progress_lines_with_the_bar_on(photo_dir, style_files, tmp_path, capsys):
     args = tiny_args(photo_dir, style_files, tmp_path, "--trainer.max_steps", "2",
                      "--progress_every_n_steps", "1")
@@ -51,8 +58,8 @@ def test_describe_cpu_names_the_limits(monkeypatch):
 
 def test_layout_choice():
     assert prefers_channels_last("cuda", False) and prefers_channels_last("cpu", True)
-    avx2_only = torch.backends.cpu.get_cpu_capability() == "AVX2"
-    assert prefers_channels_last("cpu", False) is not avx2_only
+    avx512 = torch.backends.cpu.get_cpu_capability() == "AVX512"
+    assert prefers_channels_last("cpu", False) is avx512
 
 
 def test_nhwc_rgb_convolutions_compute_the_nchw_result():

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import fststyle
+from fststyle.core.vgg import prefers_channels_last
 from fststyle.train import main
 from fststyle.training.module import StyleTransfer
 
@@ -95,12 +96,13 @@ def test_overfit_fixed_batch_lowers_loss(style_files):
 @pytest.mark.parametrize("precision", ["bf16-mixed", "32-true"])
 def test_configure_model_layouts_and_dtypes(style_files, precision):
     """Under bf16-mixed the frozen VGG's convs are held in bf16, but its input normalisation
-    and the Gram targets stay fp32; the VGG is channels_last, the network NCHW and fp32."""
+    and the Gram targets stay fp32; the VGG in the hardware's layout, the network NCHW, fp32."""
     from types import SimpleNamespace
 
     module = StyleTransfer(styles=[str(f) for f in style_files], style_size=32,
                            vgg_weights="random", alpha=0.25, num_residual_blocks=1)
-    module._trainer = SimpleNamespace(precision=precision)  # all configure_model reads
+    module._trainer = SimpleNamespace(  # all configure_model reads
+        precision=precision, strategy=SimpleNamespace(root_device=torch.device("cpu")))
     module.configure_model()
     vgg = module.loss_fn.vgg
     conv_dtype = torch.bfloat16 if precision == "bf16-mixed" else torch.float32
@@ -108,7 +110,9 @@ def test_configure_model_layouts_and_dtypes(style_files, precision):
     assert vgg.mean.dtype == vgg.std.dtype == torch.float32
     assert {b.dtype for n, b in module.loss_fn.named_buffers() if n.startswith("gram_")} == {
         torch.float32}
-    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in vgg.convs)
+    nhwc = prefers_channels_last("cpu", precision == "bf16-mixed")  # the hardware's layout
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) == nhwc
+               for c in vgg.convs)
     assert module.net.conv2.conv.weight.is_contiguous()  # NCHW
     assert {p.dtype for p in module.net.parameters()} == {torch.float32}
 

@@ -103,10 +103,12 @@ def content_loss(output: torch.Tensor, target: torch.Tensor,
     return (error / target.pow(2).flatten(1).mean(1).clamp_min(EPS)).mean()
 
 
-def style_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
-    """(B, C, C), (B, C, C) -> (B,) mean squared Gram distance per sample (Gatys et al. eq. 4)."""
-    return (output_gram - target_gram).pow(2).mean(dim=(1, 2))
-
+def style_loss(output_gram: torch.Tensor, target_gram: torch.Tensor,
+               relative: bool = False) -> torch.Tensor:
+    """(B, C, C), (B, C, C) -> (B,) mean squared Gram distance per sample (Gatys et al. eq. 4);
+    relative: divided by the target Gram's mean square."""
+    error = (output_gram - target_gram).pow(2).mean(dim=(1, 2))  # (B,)
+    return error / target_gram.pow(2).mean(dim=(1, 2)).clamp_min(EPS) if relative else error
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:
@@ -149,8 +151,6 @@ class PerceptualLoss(nn.Module):
         for name in style_layers:
             c = vgg.convs[vgg.names.index(name)].out_channels
             self.register_buffer(f"gram_{name}", torch.zeros(num_styles, c, c))
-            # 1 / the target Gram's mean square per style (ones without normalization)
-            self.register_buffer(f"gram_scale_{name}", torch.ones(num_styles))
 
     @classmethod
     def with_defaults(cls, vgg: VGGFeatures, num_styles: int) -> "PerceptualLoss":
@@ -165,10 +165,7 @@ class PerceptualLoss(nn.Module):
         for i, image in enumerate(style_images):
             feats = self.vgg(image.to(self.style_coefficients.device), set(self.style_layers))
             for name, f in feats.items():
-                gram = gram_matrix(f)[0]  # (C, C)
-                getattr(self, f"gram_{name}")[i] = gram
-                if self.loss_normalization == "target":
-                    getattr(self, f"gram_scale_{name}")[i] = 1 / gram.pow(2).mean().clamp_min(EPS)
+                getattr(self, f"gram_{name}")[i] = gram_matrix(f)[0]  # (C, C)
 
     def target_gram(self, name: str, style: torch.Tensor) -> torch.Tensor:
         """(B,) style indices -> (B, C, C) target Grams of layer `name`."""
@@ -209,8 +206,8 @@ class PerceptualLoss(nn.Module):
         terms["content"] = self.content_weight * content_term
         coeff = self.style_coefficients[style]  # (B,) per-style multipliers
         for name, w in self.style_layers.items():
-            per_sample = style_loss(gram_matrix(feats[name]), self.target_gram(name, style))
-            per_sample = per_sample * getattr(self, f"gram_scale_{name}")[style]  # (B,)
+            per_sample = style_loss(gram_matrix(feats[name]), self.target_gram(name, style),
+                                    relative)  # (B,)
             terms[f"style/{name}"] = self.style_weight * w * (coeff * per_sample).mean()
         terms["style"] = sum(terms[f"style/{n}"] for n in self.style_layers)
         terms["tv"] = self.tv_weight * total_variation(output.float())

@@ -32,7 +32,8 @@ class TorchStylizer(Stylizer):
             return self.net(x, w).float().cpu().numpy()
 
 
-def load_stylizer(path: str | Path) -> Stylizer:
-    """An .onnx model on onnxruntime (no torch), a .safetensors or .ckpt one on PyTorch."""
-    model = read_model(path)
-    return Stylizer(path) if model.kind == "onnx" else TorchStylizer(model)
+def load_stylizer(model: str | Path | ModelFile) -> Stylizer:
+    """An .onnx model on onnxruntime (no torch), a .safetensors or .ckpt one on PyTorch; a
+    path or an already read ModelFile."""
+    model = model if isinstance(model, ModelFile) else read_model(model)
+    return Stylizer(model.path) if model.kind == "onnx" else TorchStylizer(model)

@@ -43,12 +43,12 @@ def deepest_layer(layers: list[str], arch: str = "vgg19") -> str:
 def prefers_channels_last(device_type: str, bf16: bool) -> bool:
     """Whether NHWC is the faster layout for the VGG's convolutions on this hardware.
 
-    Yes on GPUs (tensor cores) and on CPUs with AVX-512 (oneDNN, fp32 or bf16). No on CPUs
-    with AVX2 only in fp32, where oneDNN's NCHW kernels win for the 64-512-channel 3x3 convs
-    (profiled, 2-core AVX2, 256², batch 4: relu1_2 425 vs 467 ms, relu3_x 263 vs 413 ms,
-    forward + backward).
+    Yes on GPUs (tensor cores) and on CPUs with AVX-512 (oneDNN, fp32 or bf16). No on other
+    CPUs in fp32 (measured: AVX2 only), where oneDNN's NCHW kernels win for the 64-512-channel
+    3x3 convs (profiled, 2-core AVX2, 256², batch 4, forward + backward: relu1_2 425 vs 467 ms,
+    relu3_x 263 vs 413 ms).
     """
-    return device_type != "cpu" or bf16 or torch.backends.cpu.get_cpu_capability() != "AVX2"
+    return device_type != "cpu" or bf16 or torch.backends.cpu.get_cpu_capability() == "AVX512"
 
 
 def layer_channels(name: str) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from fststyle.core.losses import DEFAULTS, PerceptualLoss, build_objective
-from fststyle.core.model_file import read_model
+from fststyle.core.model_file import ModelFile, read_model
 from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
 
 # The StyleTransfer arguments that define the loss (the rest shape the network or optimiser).
@@ -49,11 +49,13 @@ def training_defaults() -> dict:
     return {"styles": list(DEMO_STYLES), **dataclasses.asdict(DEFAULTS)}
 
 
-def model_hparams(path: str | Path) -> dict:
-    """The training hyperparameters recorded in a .safetensors, .ckpt or .onnx model file."""
-    hparams = read_model(path).hparams
+def model_hparams(model: str | Path | ModelFile) -> dict:
+    """The training hyperparameters recorded in a .safetensors, .ckpt or .onnx model file (a
+    path or an already read ModelFile)."""
+    model = model if isinstance(model, ModelFile) else read_model(model)
+    hparams = model.hparams
     if "styles" not in hparams:
-        raise ValueError(f"--model {path}: no training hyperparameters recorded (expected a "
+        raise ValueError(f"--model {model.path}: no training hyperparameters recorded (expected a "
                          "model.safetensors or .ckpt written by fststyle.train, or its export)")
     # Models from before loss_normalization existed were trained on raw squared errors.
     return {"loss_normalization": "none", **hparams}

@@ -94,8 +94,11 @@ def run_teacher(objective, content: torch.Tensor, index: int, steps: int,
     """The teacher's (1, 3, H, W) 8-bit result and its ms, from `cache` when it holds them."""
     path = cache / f"{teacher_key(objective, content, index, steps)}.pt" if cache else None
     if path is not None and path.is_file():
-        saved = torch.load(path, weights_only=True)
-        return saved["image"].to(content.device).float() / 255, saved["ms"]
+        try:
+            saved = torch.load(path, weights_only=True)
+            return saved["image"].to(content.device).float() / 255, saved["ms"]
+        except Exception:  # a truncated or foreign file: run the teacher and overwrite it
+            pass
     start = time.perf_counter()
     teacher = quantize(optimise(objective, content, index, steps))
     ms = 1000 * (time.perf_counter() - start)

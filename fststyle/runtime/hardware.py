@@ -30,5 +30,5 @@ def describe_cpu() -> str:
     set by ONEDNN_MAX_CPU_ISA / ATEN_CPU_CAPABILITY (which emulate an older CPU class)."""
     model, flags = cpu_info()
     limits = [f"{k}={os.environ[k]}" for k in ISA_LIMITS if os.environ.get(k)]
-    return (f"{model}, {os.cpu_count()} CPUs, {' '.join(flags) or 'no AVX2'}"
+    return (f"{model}, {os.cpu_count()} CPUs, {' '.join(flags) or 'flags unknown'}"
             + (f" (limited by {' '.join(limits)})" if limits else ""))

@@ -129,7 +129,9 @@ class StyleTransfer(pl.LightningModule):
         bf16 = "bf16" in str(self.trainer.precision)
         channels_last = self.hparams.channels_last
         if channels_last is None:
-            channels_last = prefers_channels_last(self.device.type, bf16)
+            # The strategy's device: configure_model runs before the module is moved there.
+            device = self.trainer.strategy.root_device.type
+            channels_last = prefers_channels_last(device, bf16)
         self.loss_fn.vgg.set_step_format(channels_last, bf16)
         if self.hparams.compile:
             # Module.compile keeps parameter names, so checkpoints and model files are unchanged.

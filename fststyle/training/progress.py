@@ -34,11 +34,12 @@ class ProgressLines(Callback):
         self.every_n_steps = every_n_steps
         self._t0 = time.perf_counter()
         self._start: tuple[float, int] | None = None  # (time, step) at the first step's end
-        self._images = 0
+        self._images, self._printed = 0, -1
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._t0, self._start, self._images = time.perf_counter(), None, 0
+        self._printed = -1
 
     @override
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
@@ -47,9 +48,12 @@ class ProgressLines(Callback):
             self._start = (now, step)
             return
         self._images += len(batch["image"]) * trainer.world_size
-        if trainer.is_global_zero and (step % self.every_n_steps == 0
-                                       or step == trainer.max_steps):
+        due = step % self.every_n_steps == 0 or step == trainer.max_steps
+        # Once per optimiser step: with gradient accumulation (or a skipped non-finite step)
+        # several batches end at the same global step.
+        if trainer.is_global_zero and due and step != self._printed:
             print(self.line(trainer, step, now), file=sys.stderr, flush=True)
+            self._printed = step
 
     def line(self, trainer: pl.Trainer, step: int, now: float) -> str:
         start_time, start_step = self._start
