@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMAT = "fststyle.transformer_net/1"  # the safetensors metadata "format" fststyle writes
+# TransformerNet arguments besides num_styles, as training hparams name them (a checkpoint
+# from before an option was added lacks it: the network's default applies).
+ARCH_OPTIONS = ("alpha", "num_residual_blocks", "downsamples", "edge_kernel", "separable_blocks")
 
 
 @dataclass
@@ -76,8 +79,7 @@ def _read_checkpoint(path: Path) -> ModelFile:
         raise ValueError(f"{path}: not an fststyle training checkpoint (no styles in "
                          "hyper_parameters)")
     names = ckpt.get("style_names") or [Path(s).stem for s in hp["styles"]]
-    arch = {"num_styles": len(names), "alpha": hp.get("alpha", 1.0),
-            "num_residual_blocks": hp.get("num_residual_blocks", 5)}
+    arch = {"num_styles": len(names), **{k: hp[k] for k in ARCH_OPTIONS if k in hp}}
     state = {k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()
              if k.startswith("net.")}
     meta = {"global_step": ckpt.get("global_step"), "hyper_parameters": hp}

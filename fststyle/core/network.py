@@ -57,14 +57,22 @@ class ConditionalInstanceNorm2d(nn.Module):
 
 
 class ConvLayer(nn.Module):
-    """Reflection-padded convolution followed by conditional instance norm (and ReLU)."""
+    """Reflection-padded convolution followed by conditional instance norm (and ReLU).
+
+    separable: a depthwise k x k then a pointwise 1 x 1 convolution (MobileNets, Howard et al.
+    2017): about k² times fewer multiply-adds than a full k x k convolution for wide layers.
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, num_styles: int,
-                 relu: bool = True):
+                 relu: bool = True, separable: bool = False):
         super().__init__()
         # Reflection padding instead of zero padding: no dark borders (Johnson et al. supp.).
         self.pad = nn.ReflectionPad2d(kernel // 2)
-        self.conv = nn.Conv2d(c_in, c_out, kernel, stride)
+        if separable:
+            self.conv = nn.Sequential(nn.Conv2d(c_in, c_in, kernel, stride, groups=c_in),
+                                      nn.Conv2d(c_in, c_out, 1))
+        else:
+            self.conv = nn.Conv2d(c_in, c_out, kernel, stride)
         self.norm = ConditionalInstanceNorm2d(c_out, num_styles)
         self.relu = relu
         # The RGB-side 9x9 convolutions run NHWC: oneDNN's NCHW kernels for 3 channels are
@@ -84,10 +92,11 @@ class ConvLayer(nn.Module):
 class ResidualBlock(nn.Module):
     """Two 3x3 conv layers with an identity shortcut (He et al. 2016, as in Johnson et al.)."""
 
-    def __init__(self, channels: int, num_styles: int):
+    def __init__(self, channels: int, num_styles: int, separable: bool = False):
         super().__init__()
-        self.conv1 = ConvLayer(channels, channels, 3, 1, num_styles)
-        self.conv2 = ConvLayer(channels, channels, 3, 1, num_styles, relu=False)
+        self.conv1 = ConvLayer(channels, channels, 3, 1, num_styles, separable=separable)
+        self.conv2 = ConvLayer(channels, channels, 3, 1, num_styles, relu=False,
+                               separable=separable)
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(self.conv1(x, style_weights), style_weights)
@@ -112,31 +121,50 @@ class UpsampleConvLayer(nn.Module):
 class TransformerNet(nn.Module):
     """Johnson et al. 2016 image transformation network with conditional instance norm.
 
-    alpha scales every channel count (Magenta's width multiplier: alpha=0.5 is ~4x fewer FLOPs).
+    The defaults are Johnson et al.'s network. The other arguments make slim students for real
+    time (docs/speed.md, configs/realtime.yaml):
+        alpha: scales every channel count (Magenta's width multiplier: 0.5 is ~4x fewer FLOPs).
+        num_residual_blocks: residual blocks at the lowest resolution.
+        downsamples: stride-2 stages; 3 puts the residual blocks at 1/8 resolution, 64x fewer
+            positions than full resolution (Johnson et al.: 2).
+        edge_kernel: kernel of the full-resolution first and last convolutions (Johnson et
+            al.: 9); at small widths these two dominate the cost.
+        separable_blocks: depthwise-separable residual blocks (MobileNets).
+    Layers keep Johnson et al.'s names (conv1, conv2, conv3, ..., up1, up2, ..., out), so
+    model files from before these options load unchanged.
     """
 
-    def __init__(self, num_styles: int, alpha: float = 1.0, num_residual_blocks: int = 5):
+    def __init__(self, num_styles: int, alpha: float = 1.0, num_residual_blocks: int = 5,
+                 downsamples: int = 2, edge_kernel: int = 9, separable_blocks: bool = False):
         super().__init__()
         if num_styles < 1:
             raise ValueError(f"num_styles must be >= 1, got {num_styles}")
         if alpha <= 0:
             raise ValueError(f"alpha must be > 0, got {alpha}")
+        if downsamples not in (1, 2, 3) or edge_kernel not in (1, 3, 5, 7, 9):
+            raise ValueError(f"downsamples must be 1, 2 or 3 and edge_kernel one of 1, 3, 5, 7, "
+                             f"9, got {downsamples} and {edge_kernel}")
         self.num_styles, self.alpha = num_styles, alpha
-        self.num_residual_blocks = num_residual_blocks
-        c1, c2, c3 = (max(1, round(c * alpha)) for c in (32, 64, 128))
-        self.conv1 = ConvLayer(3, c1, 9, 1, num_styles)
-        self.conv2 = ConvLayer(c1, c2, 3, 2, num_styles)
-        self.conv3 = ConvLayer(c2, c3, 3, 2, num_styles)
-        self.residuals = nn.ModuleList(
-            ResidualBlock(c3, num_styles) for _ in range(num_residual_blocks))
-        self.up1 = UpsampleConvLayer(c3, c2, 3, num_styles)
-        self.up2 = UpsampleConvLayer(c2, c1, 3, num_styles)
-        self.out = ConvLayer(c1, 3, 9, 1, num_styles, relu=False)
+        self.num_residual_blocks, self.downsamples = num_residual_blocks, downsamples
+        self.edge_kernel, self.separable_blocks = edge_kernel, separable_blocks
+        # Channels per resolution: 32 at full size, doubling per stage up to 128 (Johnson et al.)
+        c = [max(1, round(min(32 * 2 ** k, 128) * alpha)) for k in range(downsamples + 1)]
+        self.conv1 = ConvLayer(3, c[0], edge_kernel, 1, num_styles)
+        for k in range(downsamples):  # conv2, conv3, ...: stride 2, full res -> 1/2^downsamples
+            self.add_module(f"conv{k + 2}", ConvLayer(c[k], c[k + 1], 3, 2, num_styles))
+        self.residuals = nn.ModuleList(ResidualBlock(c[-1], num_styles, separable_blocks)
+                                       for _ in range(num_residual_blocks))
+        for k in range(downsamples):  # up1, up2, ...: back to full resolution
+            j = downsamples - k
+            self.add_module(f"up{k + 1}", UpsampleConvLayer(c[j], c[j - 1], 3, num_styles))
+        self.out = ConvLayer(c[0], 3, edge_kernel, 1, num_styles, relu=False)
 
     def arch(self) -> dict:
         """The constructor arguments: enough to rebuild this network from a state dict."""
         return {"num_styles": self.num_styles, "alpha": self.alpha,
-                "num_residual_blocks": self.num_residual_blocks}
+                "num_residual_blocks": self.num_residual_blocks,
+                "downsamples": self.downsamples, "edge_kernel": self.edge_kernel,
+                "separable_blocks": self.separable_blocks}
 
     def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """image: (B, 3, H, W) RGB in [0, 1]; style: (B,) indices, (B, N) weights, or
@@ -145,12 +173,15 @@ class TransformerNet(nn.Module):
         Returns (B, 3, H, W) in [0, 1].
         """
         w = style_weights_from(style, self.num_styles)  # (B, N) or (B, N, H', W')
-        y1 = self.conv1(image, w)  # (B, c1, H, W)
-        y2 = self.conv2(y1, w)  # (B, c2, ceil(H/2), ceil(W/2))
-        y = self.conv3(y2, w)  # (B, c3, ~H/4, ~W/4)
+        y = self.conv1(image, w)  # (B, c0, H, W)
+        sizes = [y.shape[-2:]]
+        for k in range(self.downsamples):
+            y = getattr(self, f"conv{k + 2}")(y, w)  # (B, c_k+1, ceil(H/2^k+1), ...)
+            sizes.append(y.shape[-2:])
         for block in self.residuals:
-            y = block(y, w)
-        y = self.up1(y, y2.shape[-2:], w)  # (B, c2, ceil(H/2), ceil(W/2))
-        y = self.up2(y, y1.shape[-2:], w)  # (B, c1, H, W)
+            y = block(y, w)  # (B, c_d, ~H/2^d, ~W/2^d)
+        for k in range(self.downsamples):
+            # Upsampled to the matching encoder size: the output is the input's size.
+            y = getattr(self, f"up{k + 1}")(y, sizes[-2 - k], w)
         # Sigmoid keeps the output in [0, 1] (Dumoulin et al. used a sigmoid output too).
-        return torch.sigmoid(self.out(y, w))
+        return torch.sigmoid(self.out(y, w))  # (B, 3, H, W)

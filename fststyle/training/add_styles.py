@@ -23,18 +23,19 @@ def style_tables(net: TransformerNet) -> list[torch.nn.Parameter]:
     return [p for m in norms for p in (m.gamma, m.beta)]
 
 
-def load_base(path: str | Path, style_names: list[str], alpha: float,
-              num_residual_blocks: int) -> TransformerNet:
-    """The trained network at `path`, checked against the requested styles and architecture."""
+def load_base(path: str | Path, style_names: list[str], arch: dict) -> TransformerNet:
+    """The trained network at `path`, checked against the requested styles and architecture
+    (`arch`: TransformerNet's arguments but num_styles)."""
     base = load_model(path)
     old = base.style_names
     if style_names[:len(old)] != old:
         raise ValueError(f"--model.init_from {path}: its styles {old} must be the first entries "
                          f"of --model.styles (got {style_names})")
-    if (base.alpha, base.num_residual_blocks) != (alpha, num_residual_blocks):
-        raise ValueError(f"--model.init_from {path} has alpha={base.alpha}, num_residual_blocks="
-                         f"{base.num_residual_blocks}; pass the same --model.alpha and "
-                         f"--model.num_residual_blocks (got {alpha}, {num_residual_blocks})")
+    have = {k: v for k, v in base.arch().items() if k != "num_styles"}
+    if have != arch:
+        differ = ", ".join(f"{k}={have[k]} (got {arch[k]})" for k in have if have[k] != arch[k])
+        raise ValueError(f"--model.init_from {path} has {differ}; pass the same --model.* "
+                         "architecture options")
     return base
 
 
@@ -42,7 +43,7 @@ def extend_styles(base: TransformerNet, num_styles: int) -> TransformerNet:
     """A copy of `base` with num_styles rows per (gamma, beta) table; the old rows are copied
     and each new row starts at the mean of the old rows (a blend of the learned styles, a nearer
     start than the identity affine that a fresh network begins with)."""
-    net = TransformerNet(num_styles, base.alpha, base.num_residual_blocks)
+    net = TransformerNet(**{**base.arch(), "num_styles": num_styles})
     n_old = base.num_styles
     state = base.state_dict()
     with torch.no_grad():

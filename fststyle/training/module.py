@@ -15,6 +15,7 @@ import torch
 from typing_extensions import override
 
 from fststyle.core.losses import CONTENT_LAYERS, DEFAULTS, STYLE_LAYERS, build_objective
+from fststyle.core.model_file import ARCH_OPTIONS
 from fststyle.core.network import TransformerNet
 from fststyle.core.vgg import prefers_channels_last
 from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
@@ -24,6 +25,7 @@ from fststyle.training.add_styles import (
     load_base,
     zero_old_style_grads,
 )
+from fststyle.training.distill import distillation_loss, load_teacher
 from fststyle.training.health import DataHealth, LossHealth, NonFiniteLossError
 
 
@@ -48,6 +50,11 @@ class StyleTransfer(pl.LightningModule):
         vgg_pooling: max | avg.
         alpha: width multiplier of the network (0.5: about 4x fewer FLOPs).
         num_residual_blocks: residual blocks in the network (Johnson et al.: 5).
+        downsamples: stride-2 stages before the residual blocks (Johnson et al.: 2; 3 for
+            the real-time student, configs/realtime.yaml).
+        edge_kernel: kernel of the full-resolution first and last convolutions (9; 3 or 5 for
+            students: at small widths these two layers dominate the cost).
+        separable_blocks: depthwise-separable residual blocks.
         lr: Adam learning rate.
         lr_schedule: constant | cosine (decay to 0 over the run's steps).
         style_lr_multiplier: learning-rate multiplier for the per-style (gamma, beta) tables
@@ -65,6 +72,10 @@ class StyleTransfer(pl.LightningModule):
         train_only_new_styles: with init_from, train only the new styles' (gamma, beta) rows and
             freeze everything else: the old styles' outputs stay bit-identical (Dumoulin et al.
             2017, Sec. 4.3); false trains the whole network from init_from.
+        distill_from: a trained model.safetensors or .ckpt to distil (fststyle.training.distill):
+            its styles must be `styles`, in order; the objective gains distill_weight x the
+            mean squared pixel error to its output.
+        distill_weight: multiplies the distillation term (used with distill_from).
     """
 
     def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = DEFAULTS.style_size,
@@ -77,10 +88,12 @@ class StyleTransfer(pl.LightningModule):
                  style_coefficients: list[float] | None = DEFAULTS.style_coefficients,
                  vgg_weights: str = DEFAULTS.vgg_weights,
                  vgg_pooling: str = DEFAULTS.vgg_pooling, alpha: float = 1.0,
-                 num_residual_blocks: int = 5, lr: float = 1e-3, lr_schedule: str = "constant",
+                 num_residual_blocks: int = 5, downsamples: int = 2, edge_kernel: int = 9,
+                 separable_blocks: bool = False, lr: float = 1e-3, lr_schedule: str = "constant",
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
                  channels_last: bool | None = None, compile: bool = False,
-                 init_from: str | None = None, train_only_new_styles: bool = False):
+                 init_from: str | None = None, train_only_new_styles: bool = False,
+                 distill_from: str | None = None, distill_weight: float = 10.0):
         super().__init__()
         if not styles:
             raise ValueError("--model.styles is empty: give at least one style image")
@@ -94,6 +107,9 @@ class StyleTransfer(pl.LightningModule):
             raise ValueError(f"--model.styles: style names must be unique, got {self.style_names}")
         style_files = [resolve_style(s) for s in styles]  # fail before any VGG work
         self.net, self.num_frozen_styles = self._build_net(init_from, train_only_new_styles)
+        # The teacher is a submodule (it follows the module to its device) left out of the
+        # optimiser (configure_optimizers takes self.net only) and of checkpoints.
+        self.teacher = load_teacher(distill_from, self.style_names) if distill_from else None
         self.loss_fn = build_objective(style_files, style_size, content_layers, style_layers,
                                        content_weight, style_weight, tv_weight,
                                        style_coefficients, vgg_weights, vgg_pooling,
@@ -106,12 +122,12 @@ class StyleTransfer(pl.LightningModule):
 
     def _build_net(self, init_from: str | None, only_new: bool) -> tuple[TransformerNet, int]:
         """The network, and how many leading styles are frozen (0 unless only_new)."""
-        hp, n = self.hparams, len(self.style_names)
+        arch, n = {k: self.hparams[k] for k in ARCH_OPTIONS}, len(self.style_names)
         if init_from is None:
             if only_new:
                 raise ValueError("--model.train_only_new_styles needs --model.init_from MODEL")
-            return TransformerNet(n, hp.alpha, hp.num_residual_blocks), 0
-        base = load_base(init_from, self.style_names, hp.alpha, hp.num_residual_blocks)
+            return TransformerNet(n, **arch), 0
+        base = load_base(init_from, self.style_names, arch)
         if only_new and base.num_styles == n:
             raise ValueError(f"--model.train_only_new_styles: --model.styles adds no style to "
                              f"{init_from}'s {base.style_names}")
@@ -152,7 +168,13 @@ class StyleTransfer(pl.LightningModule):
         self.data_health.update(len(content), batch.get("skipped", []))
         self.log("data/skipped", float(self.data_health.skipped), reduce_fx="max")
         style = self.style_indices(content.shape[0])
-        total, terms = self.loss_fn(self.net(content, style), content, style)
+        stylized = self.net(content, style)  # (B, 3, S, S)
+        total, terms = self.loss_fn(stylized, content, style)
+        if self.teacher is not None:
+            with torch.no_grad():
+                target = self.teacher(content, style)  # (B, 3, S, S)
+            terms["distill"] = self.hparams.distill_weight * distillation_loss(stylized, target)
+            total = total + terms["distill"]
         # Decided across ranks, so every rank skips (or stops) together.
         finite = not self.trainer.strategy.reduce_boolean_decision(
             not torch.isfinite(total).item(), all=False)
@@ -232,9 +254,10 @@ class StyleTransfer(pl.LightningModule):
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # The frozen VGG weights come from their source; keep 80 MB of them out of every ckpt.
+        # The frozen VGG weights come from their source, the teacher from distill_from: keep
+        # them out of every checkpoint.
         state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith("loss_fn.vgg.")]:
+        for key in [k for k in state if k.startswith(("loss_fn.vgg.", "teacher."))]:
             del state[key]
         checkpoint["style_names"] = self.style_names
 
