@@ -26,9 +26,11 @@ from fststyle.runtime.webserver import make_server, ort_dist, url_of
 from helpers import SCRIPTS, chromium
 
 SIZE = 96  # the photo's long side: small keeps WASM on 2 cores fast
-# No GPU, no background traffic: the same flags scripts/bench_web.py uses.
+# No GPU, no background traffic: the flags scripts/bench_web.py uses; plus Chromium's fake
+# camera (a test pattern), granted without a prompt, for the webcam test.
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+         "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
+         "--use-fake-ui-for-media-stream"]
 
 
 def needs_ort() -> None:
@@ -146,6 +148,23 @@ def test_buttons_and_sliders_mix_like_the_python_runtime(browser, tiny_onnx, pho
         assert buttons.nth(1).get_attribute("aria-pressed") == "false"
         assert re.fullmatch(r"[\d.]+ ms/frame \(model [\d.]+ ms\) · [\d.]+ fps · wasm",
                             page.locator("#stats").text_content())
+
+
+def test_webcam_frames_are_stylized_until_stopped(browser, tiny_onnx, photo):
+    with page_for(browser, tiny_onnx, photo, "backend=wasm&maxsize=64") as page:
+        webcam = page.locator("#webcam")
+        webcam.click()
+        page.wait_for_function("document.querySelector('#webcam').ariaPressed === 'true'",
+                               polling=100, timeout=30_000)
+        assert page.locator("#note").is_hidden()  # no "No webcam: ..." note
+        w, h = page.evaluate("[video.videoWidth, video.videoHeight]")  # the fake camera's
+        assert w > h > 0 and (w, h) != (96, 64)  # not the photo's size
+        page.wait_for_function(f"document.querySelector('#output').height === {round(64 * h / w)}",
+                               polling=100, timeout=30_000)
+        page.wait_for_function("window.fststyle.state().busy", polling=10)  # frames keep coming
+        webcam.click()
+        assert webcam.get_attribute("aria-pressed") == "false"
+        page.wait_for_function("!window.fststyle.state().busy", polling=100)  # and stop
 
 
 @pytest.fixture(scope="module")

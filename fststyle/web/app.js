@@ -19,6 +19,7 @@ function showNote(text) {
 /** A session on the wanted backend, or on WASM with a visible note saying why not. */
 async function switchBackend(wanted) {
   const { backend, note } = await model.pickBackend(wanted);
+  const old = state.session;
   try {
     state.session = await model.createSession(state.bytes, state.info, backend);
     state.backend = backend;
@@ -29,6 +30,8 @@ async function switchBackend(wanted) {
     state.backend = "wasm";
     showNote(`WebGPU failed (${e.message}): running on WASM.`);
   }
+  // Free the old session's memory (WASM heap or GPU buffers) unless a frame still uses it.
+  if (old && !state.running) old.release();
   $("backend").value = state.backend;
   $("threads").textContent = state.backend === "wasm" ? `${state.threads} thread${state.threads > 1 ? "s" : ""}` +
     (crossOriginIsolated ? "" : " (not cross-origin isolated: no WASM threads)") : "";
@@ -135,6 +138,9 @@ async function render() {
                                       state.weights);
       putOutput(out.rgba, width, height);
       showStats(performance.now() - start, out.ms);
+      // Yield a task between frames: a single-threaded WASM run resolves in microtasks, so a
+      // webcam loop without this would never let the page paint or take a click.
+      if (state.stream) await new Promise((resolve) => setTimeout(resolve, 0));
     } while (state.pending || state.stream);  // the webcam: the next frame at once
   } catch (e) {
     showNote(`Stylizing failed: ${e.message}`);
