@@ -104,7 +104,7 @@ class Handler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "max-age=86400" if "/ort/" in self.path else "no-cache")
         super().end_headers()
 
-    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+    def log_message(self, format, *args):  # quiet unless asked: tests and benches hit it a lot
         if os.environ.get("FSTSTYLE_SERVE_LOG"):
             super().log_message(format, *args)
 
