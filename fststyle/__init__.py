@@ -6,8 +6,8 @@ Layers, each importing only those before it (tests/test_layout.py holds the rule
     tracking/    the run's local record, loggers, Neptune, the comparison page
     training/    the LightningModule, data, callbacks and the training CLI
     evaluation/  the Gatys objective, the optimisation teacher, scoring and reports (no Lightning)
-The entry points (`python -m fststyle.train|export|stylize|evaluate|gatys|compare`) are the
-thin modules beside this file.
+The entry points (`python -m fststyle.train|export|stylize|evaluate|gatys|compare|serve`) are
+the thin modules beside this file; web/ holds the static page `fststyle.serve` serves.
 """
 
 from fststyle._version import __version__

@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[track]"
 py=.venv/bin/python
+# The web page's onnxruntime-web (fststyle/web/package.json, pinned), from npm; without npm the
+# demo runs, only the web page is missing.
+if command -v npm >/dev/null; then
+  # --ignore-scripts: only dist/ files are served, no install hook needs to run
+  npm ci --prefix fststyle/web --ignore-scripts --no-audit --no-fund --loglevel=error ||
+    echo "npm ci failed: the web page (python -m fststyle.serve) will be missing" >&2
+else
+  echo "npm not found: skipping onnxruntime-web for the web page (python -m fststyle.serve)" >&2
+fi
 # The recipe for this machine (configs/demo.yaml): with bf16 units (AVX512-BF16/AMX CPUs,
 # GPUs) batches of 8; without them the fp32 step is ~2x slower, so batches of 4, same steps.
 recipe=()
@@ -26,3 +35,4 @@ done
 $py -m fststyle.stylize --model exports/demo.onnx --style starry_night=0.5,the_scream=0.5 \
   "$photo" --out exports/chelsea_mix.png
 echo "grid: checkpoints/demo/samples/ | model: checkpoints/demo/model.safetensors | onnx: exports/demo.onnx | stylized: exports/chelsea_*.png"
+echo "in the browser: .venv/bin/python -m fststyle.serve exports/demo.onnx"

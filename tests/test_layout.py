@@ -7,10 +7,13 @@ never run) and checked in fresh interpreters through sys.modules and `-X importt
   evaluation, the torch-free record and the other entry points never load it;
 - each layer imports only from the layers below it (runtime < core < tracking < training and
   evaluation < the entry points);
-- no two modules import each other, directly or through a cycle.
+- no two modules import each other, directly or through a cycle;
+- `fststyle.serve` (the web page's server) imports neither torch nor Lightning, and the page
+  (fststyle/web/) loads only its own files and onnxruntime-web from the server, no CDN.
 """
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +29,8 @@ LIGHTNING = {"pytorch_lightning", "lightning", "lightning_fabric"}
 LIGHTNING_ALLOWED = ("fststyle.training.", "fststyle.tracking.loggers",
                      "fststyle.tracking.neptune_logger", "fststyle.tracking.run_record",
                      "fststyle.train")
+# Entry points that must start without torch: they only serve or run exported .onnx models.
+TORCH_FREE_ENTRY_POINTS = ["fststyle.serve"]
 # Layer of each subpackage; a module imports only from layers <= its own. Entry points (the
 # modules beside __init__.py) form the top layer.
 LAYERS = {"runtime": 0, "core": 1, "tracking": 2, "training": 3, "evaluation": 3}
@@ -184,3 +189,27 @@ def test_help_does_not_load_lightning(verb):
               if line.startswith("import time:")]
     assert "torch" in loaded  # the check sees the imports
     assert not [m for m in loaded if m.split(".")[0] in LIGHTNING]
+
+
+@pytest.mark.parametrize("name", TORCH_FREE_ENTRY_POINTS)
+def test_torch_free_entry_points(name):
+    modules, external = reachable(name)
+    assert not external & (TORCH | LIGHTNING), (
+        f"{name} imports {sorted(external & (TORCH | LIGHTNING))} "
+        f"through {sorted(m for m in modules if EXTERNAL[m] & (TORCH | LIGHTNING))}")
+    res = run_python("-c", f"import sys, {name}\nprint(sorted({{m.split('.')[0] for m in "
+                     "sys.modules} & {'torch', 'pytorch_lightning', 'lightning'}))")
+    assert res.returncode == 0 and res.stdout == "[]\n", res.stderr[-2000:]
+
+
+def test_web_page_loads_only_its_own_files_and_onnxruntime_web():
+    """Every import, src and href of the page is one of its own files or under /ort/ (the
+    onnxruntime-web dist files fststyle.serve serves): it works offline and has no CDN."""
+    web = PACKAGE / "web"
+    pages = sorted(web.glob("*.html")) + sorted(web.glob("*.js"))
+    assert {p.name for p in pages} >= {"index.html", "app.js", "model.js"}
+    pattern = r'(?:\bfrom\s*|\bimport\s*\(?\s*|\b(?:src|href)=)["\']([^"\']+)["\']'
+    for page in pages:
+        for target in re.findall(pattern, page.read_text()):
+            local = (web / target.removeprefix("./")).is_file()
+            assert local or target.startswith("/ort/") or target == "data:,", (page.name, target)
