@@ -168,21 +168,32 @@ def time_ms(run, image: np.ndarray, warmup: int, runs: int) -> float:
     return statistics.median(times)
 
 
-def browser_rows(args, sizes) -> list[dict]:
-    """The student (fp32 and int8) in headless Chromium on WASM, when it can run here."""
+def browser_rows(args) -> list[dict]:
+    """The student (fp32 and int8) on onnxruntime-web's WASM backend (2 threads) in headless
+    Chromium, at the square sizes up to 512, when Chromium, Playwright and the page's
+    onnxruntime-web are all here."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        from bench_web import bench_browser, browser_unavailable
+        from bench_web import bench_browser, find_chromium
+
+        import playwright  # noqa: F401 -- only to know whether it is installed
+        from fststyle.runtime.webserver import ort_dist
+
+        find_chromium(), ort_dist()
+    except (ImportError, FileNotFoundError) as e:
+        print(f"no browser row: {e}", file=sys.stderr)
+        return []
     finally:
         sys.path.pop(0)
-    why = browser_unavailable()
-    if why:
-        print(f"no browser row: {why}", file=sys.stderr)
-        return []
+    squares = [w for w, h in args.sizes if w == h and w <= 512]
     rows = []
     for precision in ("fp32", "int8"):
-        for row in bench_browser(args.onnx[f"student {precision}"], sizes, args.runs):
-            rows.append({**row, "backend": f"student web-{row['backend']}-{precision}"})
+        for row in bench_browser(args.onnx[f"student {precision}"], squares, args.runs, (2,)):
+            rows.append({"backend": f"student web-{row['backend']}-{precision}",
+                         "size": f"{row['size']}x{row['size']}", "ms": round(row["ms"], 2),
+                         "fps": round(1e3 / row["ms"], 2), "browser": row["browser"]})
+            print(f"{rows[-1]['backend']:>26} {rows[-1]['size']}: {row['ms']:9.1f} ms",
+                  file=sys.stderr, flush=True)
     return rows
 
 
@@ -229,7 +240,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                              "fps": round(1e3 / ms, 2)})
                 print(f"{backend:>26} {w}x{h}: {ms:9.1f} ms", file=sys.stderr, flush=True)
         if not args.no_browser:
-            rows += browser_rows(args, [s for s in args.sizes if max(s) <= 512])
+            rows += browser_rows(args)
     print(f"CPU: {cpu}\n\n{table(rows)}\n\n{speedups(rows)}")
     report = {"cpu": cpu, "onnxruntime": ort.__version__, "torch": torch.__version__,
               "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
