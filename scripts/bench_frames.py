@@ -5,9 +5,13 @@ the onnxruntime session options that fststyle.runtime.frames.session_options pic
     python scripts/bench_frames.py                           # an untrained TransformerNet(4)
     python scripts/bench_frames.py --model exports/demo.onnx --sizes 256x256 640x480 --runs 20
     python scripts/bench_frames.py --options                 # threads, levels, arena, mode
+    python scripts/bench_frames.py --model exports/demo.onnx exports/demo-int8.onnx \
+        --sizes 256x256 512x512 --only IOBinding            # fp32 against int8, in turn
 
-Median of --runs after --warmup untimed runs, batch 1; prints one line per measurement and the
-CPU it ran on (timings depend on the weights' values not at all, so untrained is fine).
+Batch 1; --warmup untimed rounds, then --runs rounds that time every variant once each, in
+turn, so that load from other processes falls on all of them alike. Prints the fastest run
+(the least disturbed: Python's timeit docs recommend the minimum) and the median of each, and
+the CPU (timings do not depend on the weights' values, so untrained is fine).
 """
 
 import argparse
@@ -38,32 +42,31 @@ def export_untrained(folder: Path) -> Path:
     return path
 
 
-def median_ms(fn, runs: int, warmup: int) -> float:
+def interleaved_ms(fns: dict, runs: int, warmup: int) -> dict[str, tuple[float, float]]:
+    """{name: (min ms, median ms)}, timing each of `fns` once per round."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(1000 * (time.perf_counter() - start))
+    return {name: (min(t), statistics.median(t)) for name, t in times.items()}
 
 
-def bench_paths(path: Path, size: tuple[int, int], args) -> dict[str, float]:
+def path_variants(path: Path, size: tuple[int, int], threads: int | None) -> dict:
     """stylize() vs stylize_frame(), and the network call alone with and without IOBinding."""
-    stylizer = Stylizer(path, threads=args.threads)
+    stylizer = Stylizer(path, threads=threads)
     frame = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), np.uint8)
     style, out = stylizer.styles[0], np.empty_like(frame)
     stylizer.stylize_frame(frame, style, out=out)  # allocates the buffers once
     buffers, row = stylizer._buffers, stylizer._row(style)
-    return {
-        "stylize()": median_ms(lambda: stylizer.stylize(frame, style), args.runs, args.warmup),
-        "stylize_frame()": median_ms(lambda: stylizer.stylize_frame(frame, style, out=out),
-                                     args.runs, args.warmup),
-        "network, session.run": median_ms(lambda: stylizer._run(buffers.image, row),
-                                          args.runs, args.warmup),
-        "network, IOBinding": median_ms(lambda: stylizer._run(buffers.image, row, buffers.output),
-                                        args.runs, args.warmup)}
+    return {"stylize()": lambda: stylizer.stylize(frame, style),
+            "stylize_frame()": lambda: stylizer.stylize_frame(frame, style, out=out),
+            "network, session.run": lambda: stylizer._run(buffers.image, row),
+            "network, IOBinding": lambda: stylizer._run(buffers.image, row, buffers.output)}
 
 
 def option_variants(threads: int | None) -> dict[str, ort.SessionOptions]:
@@ -86,38 +89,46 @@ def option_variants(threads: int | None) -> dict[str, ort.SessionOptions]:
     return variants
 
 
-def bench_options(path: Path, size: tuple[int, int], args) -> dict[str, float]:
+def session_variants(path: Path, size: tuple[int, int], threads: int | None) -> dict:
     """session.run with each option_variants entry, on a (1, 3, H, W) image and style 0."""
     image = np.random.default_rng(0).random((1, 3, size[1], size[0]), dtype=np.float32)
     num_styles = len(Stylizer(path).styles)
-    results = {}
-    for name, options in option_variants(args.threads).items():
+    feed = {"image": image, "style_weights": np.eye(num_styles, dtype=np.float32)[:1]}
+    fns = {}
+    for name, options in option_variants(threads).items():
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        feed = {"image": image, "style_weights": np.eye(num_styles, dtype=np.float32)[:1]}
-        results[name] = median_ms(lambda: session.run(None, feed), args.runs, args.warmup)
-    return results
+        fns[name] = lambda session=session: session.run(None, feed)
+    return fns
 
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", type=Path, help="an .onnx export (default: untrained, exported)")
+    p.add_argument("--model", type=Path, nargs="+",
+                   help=".onnx exports, timed in turn (default: an untrained one, exported)")
     p.add_argument("--sizes", nargs="+", default=["256x256", "640x480"], help="WxH")
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, help="intra-op threads (default: physical cores)")
     p.add_argument("--options", action="store_true", help="also time session options")
+    p.add_argument("--only", help="time only the variants whose name contains this")
     args = p.parse_args(argv)
     print(describe_cpu(), f"onnxruntime {ort.__version__}", sep="; ")
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        path = args.model or export_untrained(Path(folder))
+        paths = args.model or [export_untrained(Path(folder))]
         for text in args.sizes:
             size = tuple(int(v) for v in text.split("x"))
-            timed = bench_paths(path, size, args)
-            if args.options:
-                timed |= bench_options(path, size, args)
-            for name, ms in timed.items():
-                print(f"{text}\t{name}\t{ms:.1f} ms")
+            fns = {}
+            for path in paths:
+                named = path_variants(path, size, args.threads)
+                if args.options:
+                    named |= session_variants(path, size, args.threads)
+                prefix = f"{path.name}: " if len(paths) > 1 else ""
+                fns |= {prefix + name: fn for name, fn in named.items()
+                        if args.only is None or args.only in name}
+            timed = interleaved_ms(fns, args.runs, args.warmup)
+            for name, (best, median) in timed.items():
+                print(f"{text}\t{name}\t{best:.1f} ms (median {median:.1f})", flush=True)
             results[text] = timed
     return results
 
