@@ -8,10 +8,11 @@ the onnxruntime session options that fststyle.runtime.frames.session_options pic
     python scripts/bench_frames.py --model exports/demo.onnx exports/demo-int8.onnx \
         --sizes 256x256 512x512 --only IOBinding            # fp32 against int8, in turn
 
-Batch 1; --warmup untimed rounds, then --runs rounds that time every variant once each, in
-turn, so that load from other processes falls on all of them alike. Prints the fastest run
-(the least disturbed: Python's timeit docs recommend the minimum) and the median of each, and
-the CPU (timings do not depend on the weights' values, so untrained is fine).
+Batch 1; --warmup untimed rounds, then --runs rounds that time every variant once each (after
+one untimed call), in turn, so that load from other processes falls on all of them alike.
+Prints the fastest run (the least disturbed: Python's timeit docs recommend the minimum) and
+the median of each, and the CPU (timings do not depend on the weights' values, so untrained
+is fine).
 """
 
 import argparse
@@ -50,6 +51,9 @@ def interleaved_ms(fns: dict, runs: int, warmup: int) -> dict[str, tuple[float, 
     times = {name: [] for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():
+            # One untimed call first: the previous variant's onnxruntime thread pool spins
+            # for a while after its run (allow_spinning) and would slow this one's first call.
+            fn()
             start = time.perf_counter()
             fn()
             times[name].append(1000 * (time.perf_counter() - start))
