@@ -129,3 +129,16 @@ def test_int8_with_a_baked_style(tiny_model, tmp_path):
     check = json.loads(stylizer.metadata["int8_check"])
     assert list(check["objective_increase_per_style"]) == ["s2"]
     assert stylizer.stylize_frame(np.zeros((3, 2, 3), np.uint8)).shape == (3, 2, 3)
+
+
+def test_int8_spatial_takes_masks(tiny_model, tmp_path):
+    path = export.main([str(tiny_model), "--int8", "--spatial", *TINY, "--out",
+                        str(tmp_path / "spatial.onnx")])
+    stylizer = Stylizer(path, threads=1)
+    assert stylizer.spatial and stylizer.metadata["precision"] == "int8"
+    mask = np.zeros((9, 14), np.uint8)
+    mask[:, :7] = 255  # left: s1, right: s2
+    image = np.random.default_rng(1).integers(0, 256, (9, 14, 3), np.uint8)
+    out = stylizer.stylize(image, "s1,s2", mask=mask)
+    assert out.shape == (9, 14, 3)
+    assert np.array_equal(stylizer.stylize_frame(image, "s2"), stylizer.stylize(image, "s2"))

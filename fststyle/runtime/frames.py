@@ -95,13 +95,16 @@ def to_uint8(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def session_options(threads: int | None = None):
-    """onnxruntime SessionOptions for this network on CPU (measured, docs/speed.md "Frames").
+    """onnxruntime SessionOptions for this network on CPU, each measured against one change of
+    it (docs/speed.md "Frames and session options": Intel Xeon, 2 CPUs, AVX-512 VNNI
+    AVX512-BF16, onnxruntime 1.32, 256x256: 96 ms).
 
-    intra-op threads: the physical cores unless given (hyper-threads share the vector units
-    that the convolutions saturate). Everything else stays at onnxruntime's defaults, which
-    measured best or equal: sequential execution with one inter-op thread (the graph is one
-    chain, so there is nothing to run in parallel), ORT_ENABLE_ALL (vs EXTENDED: the same),
-    memory arena and memory pattern on (off cost time).
+    intra-op threads: the physical cores unless given (1 thread: 168 ms; 4 on 2 cores: 180 ms;
+    hyper-threads share the vector units the convolutions saturate). On a machine that other
+    processes already load, fewer threads can win: the pool waits for its slowest thread.
+    One inter-op thread, sequential execution: the graph is one chain (ORT_PARALLEL: 176 ms).
+    ORT_ENABLE_ALL: adds the NCHWc convolutions for AVX-512 (EXTENDED: 124 ms). The memory
+    arena (off: 111 ms) and memory pattern (off: 99 ms) stay on, onnxruntime's defaults.
     """
     import onnxruntime as ort
 
