@@ -69,6 +69,9 @@ def parse_args(argv):
                    metavar="FRACTION",
                    help="refuse if any style's training objective rises more than this over "
                         f"fp32 (default {MAX_OBJECTIVE_INCREASE:g}, i.e. 3%%)")
+    p.add_argument("--style-files", nargs="+", type=Path, metavar="IMAGE",
+                   help="--int8's check: the style images, one per style in order, when the "
+                        "recorded ones are not on this machine")
     return p.parse_args(argv)
 
 
@@ -97,10 +100,11 @@ def main(argv: list[str] | None = None) -> Path:
     out = args.out or default_out(args.model, args.fp16, args.style, args.spatial, args.int8)
     if out.suffix != ".onnx":
         raise ValueError(f"--out {out}: expected a .onnx file name")
+    objective = int8_objective(args) if args.int8 else None  # a missing style fails early
     model = to_onnx(net, args.fp16, args.style, args.spatial)
     with atomic_path(out) as tmp:  # checked before the rename: a refused export leaves nothing
         if args.int8:
-            summary = export_int8(args, net, model, tmp)
+            summary = export_int8(args, net, model, tmp, objective)
         else:
             onnx.save(model, tmp)
             tolerance = TOLERANCE["fp16" if args.fp16 else "fp32"]
@@ -112,12 +116,16 @@ def main(argv: list[str] | None = None) -> Path:
     return out
 
 
-def export_int8(args, net, model: onnx.ModelProto, tmp: Path) -> str:
-    """The fp32 export, checked against torch, quantised into `tmp`, which is then checked
-    against that fp32 file and given its metadata; returns the numbers as one phrase."""
+def int8_objective(args):
+    """The model's training objective (fststyle.evaluation.objective), for --int8's check."""
     from fststyle.evaluation.objective import model_hparams, objective_from_hparams
 
-    objective = objective_from_hparams(model_hparams(args.model))  # before the slow part
+    return objective_from_hparams(model_hparams(args.model), args.style_files)
+
+
+def export_int8(args, net, model: onnx.ModelProto, tmp: Path, objective) -> str:
+    """The fp32 export, checked against torch, quantised into `tmp`, which is then checked
+    against that fp32 file and given its metadata; returns the numbers as one phrase."""
     with tempfile.TemporaryDirectory(prefix="fststyle-int8-") as folder:
         fp32 = Path(folder) / "fp32.onnx"
         onnx.save(model, fp32)

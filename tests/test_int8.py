@@ -111,6 +111,7 @@ def test_broken_calibration_is_refused(tiny_model, tmp_path, monkeypatch):
     (["--int8", "--fp16"], "--int8 and --fp16 exclude each other"),
     (["--int8", "--int8-min-psnr", "-1"], "--int8-min-psnr and --int8-max-increase must be"),
     (["--int8", "--int8-max-increase", "nan"], "must be >= 0, got 30 and nan"),
+    (["--int8", "--style-files", "a.jpg"], r"--style-files: 1 file\(s\) for 2 styles"),
 ])
 def test_bad_int8_options_exit_2(tiny_model, tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
@@ -121,9 +122,9 @@ def test_bad_int8_options_exit_2(tiny_model, tmp_path, monkeypatch, capsys, args
     assert not list(tmp_path.iterdir())
 
 
-def test_int8_with_a_baked_style(tiny_model, tmp_path):
+def test_int8_with_a_baked_style_and_style_files(tiny_model, style_files, tmp_path):
     path = export.main([str(tiny_model), "--int8", "--style", "s2", *TINY, "--out",
-                        str(tmp_path / "s2.onnx")])
+                        str(tmp_path / "s2.onnx"), "--style-files", *map(str, style_files)])
     stylizer = Stylizer(path, threads=1)
     assert stylizer.baked and stylizer.styles == ["s2"]
     check = json.loads(stylizer.metadata["int8_check"])
