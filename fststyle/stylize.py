@@ -72,12 +72,16 @@ def parse_args(argv):
                    help="spatial mixing: one greyscale mask with --style a,b (white = a, "
                         "black = b, grey = a mix), or one mask per style (normalised per "
                         "pixel); resized to each image. .onnx models need export --spatial")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for the network (default: the physical cores)")
     p.add_argument("--list-styles", action="store_true", help="print the styles and exit")
     return p.parse_args(argv)
 
 
 def run(args) -> int:
-    stylizer = load_stylizer(args.model)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    stylizer = load_stylizer(args.model, args.threads)
     if args.list_styles:
         print("\n".join(f"{i}\t{name}" for i, name in enumerate(stylizer.styles)))
         return 0

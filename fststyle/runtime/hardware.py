@@ -32,3 +32,20 @@ def describe_cpu() -> str:
     limits = [f"{k}={os.environ[k]}" for k in ISA_LIMITS if os.environ.get(k)]
     return (f"{model}, {os.cpu_count()} CPUs, {' '.join(flags) or 'flags unknown'}"
             + (f" (limited by {' '.join(limits)})" if limits else ""))
+
+
+def physical_cores() -> int:
+    """Physical cores (distinct (physical id, core id) pairs in /proc/cpuinfo), else the CPU
+    count: hyper-threads share one core's vector units."""
+    try:
+        blocks = Path("/proc/cpuinfo").read_text().strip().split("\n\n")
+    except OSError:
+        return os.cpu_count() or 1
+    cores = set()
+    for block in blocks:
+        fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        cores.add((fields.get("physical id"), fields.get("core id")))
+    if not cores or any(None in core for core in cores):  # no topology (e.g. some VMs, ARM)
+        return os.cpu_count() or 1
+    return len(cores)

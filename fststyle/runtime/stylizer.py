@@ -4,6 +4,8 @@
     stylizer = Stylizer("exports/demo.onnx")
     print(stylizer.styles)                                        # ['starry_night', ...]
     out = stylizer.stylize(Image.open("photo.jpg"), style={"udnie": 0.7, "great_wave": 0.3})
+    for frame in frames:                                          # uint8 (H, W, 3) arrays
+        shown = stylizer.stylize_frame(frame, "udnie", out=shown)  # no allocation per frame
 
 This module must stay importable without torch or Lightning (a test enforces it): it uses
 only `fststyle.runtime.imagefiles` and `fststyle.runtime.atomic`, which are torch-free too.
@@ -16,6 +18,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fststyle.runtime.frames import (
+    FrameBuffers,
+    arch_from_metadata,
+    check_frame,
+    min_size,
+    session_options,
+    to_uint8,
+)
 from fststyle.runtime.imagefiles import ensure_rgb
 from fststyle.runtime.masks import mask_weights
 
@@ -94,9 +104,14 @@ def luminance_transfer(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
 
 
 class Stylizer:
-    """An exported `.onnx` model behind one call: `stylize(image, style=...)`."""
+    """An exported `.onnx` model behind one call: `stylize(image, style=...)`, or for video
+    `stylize_frame(frame, style, out=...)`.
 
-    def __init__(self, path: str | Path, providers: list[str] | None = None):
+    threads: onnxruntime's intra-op threads (default: the physical cores).
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None,
+                 providers: list[str] | None = None):
         import onnxruntime as ort
 
         path = Path(path)
@@ -107,7 +122,8 @@ class Stylizer:
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
                          if p in available]
         try:
-            self.session = ort.InferenceSession(str(path), providers=providers)
+            self.session = ort.InferenceSession(str(path), session_options(threads),
+                                                providers=providers)
         except Exception as e:  # onnxruntime raises its own exception types
             raise ValueError(f"{path}: not a loadable ONNX model ({e})") from e
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -119,6 +135,13 @@ class Stylizer:
         # Exported with --spatial: style_weights is per-pixel (B, N, H', W').
         self.spatial = not self.baked and len(self.session.get_inputs()[1].shape) == 4
         self._check_signature(path)
+        self._init_frames(arch_from_metadata(meta))
+
+    def _init_frames(self, arch: dict | None) -> None:
+        """The smallest size the network takes, and stylize_frame's reused state."""
+        self.min_size = min_size(arch)
+        self._buffers: FrameBuffers | None = None  # the last frame size's arrays
+        self._rows: dict = {}  # style -> its (1, N) or (1, N, 1, 1) style_weights
 
     def _check_signature(self, path: Path) -> None:
         """A foreign or damaged model fails here, by name, not deep inside onnxruntime."""
@@ -151,33 +174,77 @@ class Stylizer:
         """
         if mask is None:
             weights = style_weights(style, self.styles)  # (N,)
-        is_array = isinstance(image, np.ndarray)
-        if is_array:
-            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"image array must be uint8 (H, W, 3), got {image.dtype} "
-                                 f"{image.shape}")
-            image = Image.fromarray(image)
-        elif not isinstance(image, Image.Image):
-            raise TypeError(f"image must be a PIL image or a uint8 array, got {type(image)}")
-        content = np.asarray(limit_size(ensure_rgb(image), max_size), np.float32) / 255  # (H, W, 3)
-        x = np.ascontiguousarray(content.transpose(2, 0, 1)[None])  # (1, 3, H, W)
+        array = self._as_array(image, max_size)  # (H, W, 3) uint8
+        buffers = FrameBuffers(*array.shape[:2], self.min_size)  # this call's own: thread-safe
         if mask is not None:
             if not self.spatial:
                 raise ValueError("a style mask needs per-pixel style weights: export the model "
                                  "with `python -m fststyle.export MODEL --spatial`")
-            size = (content.shape[1], content.shape[0])
-            weights = mask_weights(mask, style, self.styles, size)  # (N, H, W)
+            size = (array.shape[1], array.shape[0])
+            weights = buffers.pad_weights(mask_weights(mask, style, self.styles, size))
         elif self.spatial:
             weights = weights[:, None, None]  # (N, 1, 1): one mix everywhere
-        out = self._run(x, weights[None])[0].transpose(1, 2, 0)  # (H, W, 3)
+        out = self._stylize_array(array, weights[None], buffers, preserve_color)
+        return out if isinstance(image, np.ndarray) else Image.fromarray(out)
+
+    def stylize_frame(self, frame: np.ndarray, style=None,
+                      out: np.ndarray | None = None) -> np.ndarray:
+        """Stylize one video frame: uint8 (H, W, 3) RGB in, uint8 (H, W, 3) out (into `out`
+        when given, e.g. the previous result). The float buffers and the style's weights row
+        are kept from call to call while the size and style stay, and nothing goes through
+        PIL: a stream allocates nothing per frame. Not thread-safe (one Stylizer per stream);
+        `stylize` is."""
+        check_frame(frame)
+        if out is not None:
+            check_frame(out, "out")
+            if out.shape != frame.shape:
+                raise ValueError(f"out has shape {out.shape}, the frame {frame.shape}")
+        if self._buffers is None or self._buffers.size != frame.shape[:2]:
+            self._buffers = FrameBuffers(*frame.shape[:2], self.min_size)
+        return self._stylize_array(frame, self._row(style), self._buffers, out=out)
+
+    def _row(self, style) -> np.ndarray:
+        """The (1, N) style_weights of `style` ((1, N, 1, 1) for a spatial export), cached."""
+        key = tuple(sorted(style.items())) if isinstance(style, dict) else style
+        if key not in self._rows:
+            if len(self._rows) >= 64:  # a mix animated frame by frame: keep the cache small
+                self._rows.clear()
+            row = style_weights(style, self.styles)[None]  # (1, N)
+            self._rows[key] = row[..., None, None] if self.spatial else row
+        return self._rows[key]
+
+    @staticmethod
+    def _as_array(image, max_size: int | None) -> np.ndarray:
+        """A PIL image or uint8 (H, W, 3) array -> uint8 (H, W, 3), downscaled to max_size."""
+        if isinstance(image, np.ndarray):
+            check_frame(image, "image array")
+            if max_size is None or max(image.shape[:2]) <= max_size:
+                return image
+            image = Image.fromarray(image)
+        elif not isinstance(image, Image.Image):
+            raise TypeError(f"image must be a PIL image or a uint8 array, got {type(image)}")
+        return np.asarray(limit_size(ensure_rgb(image), max_size))
+
+    def _stylize_array(self, frame: np.ndarray, weights: np.ndarray, buffers: FrameBuffers,
+                       preserve_color: bool = False, out: np.ndarray | None = None):
+        """The one path of stylize and stylize_frame: uint8 (H, W, 3) -> uint8 (H, W, 3)."""
+        content = buffers.load(frame)  # (3, H, W) float32 in [0, 1]
+        y = buffers.crop(self._run(buffers.image, weights, buffers.output))  # (3, H, W)
         if preserve_color:
-            out = luminance_transfer(content, out)
-        array = (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
-        return array if is_array else Image.fromarray(array)
+            y = luminance_transfer(content.transpose(1, 2, 0), y.transpose(1, 2, 0))
+            y = y.transpose(2, 0, 1)  # (3, H, W)
+        return to_uint8(y, out)
 
-    def _run(self, image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def _run(self, image: np.ndarray, weights: np.ndarray,
+             out: np.ndarray | None = None) -> np.ndarray:
         """(B, 3, H, W) float32 in [0, 1], (B, N) or (B, N, H', W') weights -> (B, 3, H, W)
-        in [0, 1]."""
+        in [0, 1], written into `out` when given (onnxruntime's IOBinding: no copy)."""
         feed = {"image": image} if self.baked else {"image": image, "style_weights": weights}
-        return self.session.run(["stylized"], feed)[0]
-
+        if out is None:
+            return self.session.run(["stylized"], feed)[0]
+        binding = self.session.io_binding()
+        for name, value in feed.items():
+            binding.bind_cpu_input(name, value)
+        binding.bind_output("stylized", "cpu", 0, np.float32, out.shape, out.ctypes.data)
+        self.session.run_with_iobinding(binding)
+        return out
