@@ -31,9 +31,10 @@ import yaml
 from fststyle.core.model_io import load_model
 from fststyle.core.network import TransformerNet
 from fststyle.core.onnx_export import to_onnx
-from fststyle.core.quantize import quantize_int8
+from fststyle.core.quantize import Calibration, quantize
 from fststyle.runtime.atomic import atomic_path
 from fststyle.runtime.hardware import describe_cpu
+from fststyle.runtime.imagefiles import demo_photos
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = [(256, 256), (512, 512), (640, 480), (1920, 1080)]
@@ -84,11 +85,12 @@ def network(path: Path | None, arch: dict) -> tuple[TransformerNet, str]:
     return net, "untrained"
 
 
-def exports(net: TransformerNet, name: str, folder: Path) -> dict[str, Path]:
-    """{"fp32": path, "int8": path}: the export and its static int8 quantisation."""
+def exports(net: TransformerNet, name: str, folder: Path, photos: int) -> dict[str, Path]:
+    """{"fp32": path, "int8": path}: the export and its static int8 quantisation, as
+    `fststyle.export --int8` makes it (without its quality check: timing needs none)."""
     fp32, int8 = folder / f"{name}.onnx", folder / f"{name}-int8.onnx"
     onnx.save(to_onnx(net), fp32)
-    quantize_int8(fp32, int8, net.style_names)
+    quantize(fp32, int8, Calibration(fp32, net.num_styles, demo_photos("train")[:photos]))
     return {"fp32": fp32, "int8": int8}
 
 
@@ -135,7 +137,7 @@ def runners(args, folder: Path) -> dict:
              "reference ort-fp32": ort_runner(export_reference(reference,
                                                                folder / "reference.onnx"))}
     for name, net in (("full", full), ("student", student)):
-        for precision, path in exports(net, name, folder).items():
+        for precision, path in exports(net, name, folder, args.calibration_photos).items():
             found[f"{name} ort-{precision}"] = ort_runner(path, threads=args.threads)
             args.onnx[f"{name} {precision}"] = path
     found.update(cuda_runners(args, full, reference))
@@ -174,9 +176,9 @@ def browser_rows(args) -> list[dict]:
     onnxruntime-web are all here."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
+        import playwright  # noqa: F401 -- only to know whether it is installed
         from bench_web import bench_browser, find_chromium
 
-        import playwright  # noqa: F401 -- only to know whether it is installed
         from fststyle.runtime.webserver import ort_dist
 
         find_chromium(), ort_dist()
@@ -217,6 +219,8 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium rows")
+    p.add_argument("--calibration-photos", type=int, default=8,
+                   help="int8 calibration photos (times every style)")
     p.add_argument("--json", type=Path, default=Path("bench_inference.json"))
     args = p.parse_args(argv)
     args.onnx = {}

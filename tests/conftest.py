@@ -84,3 +84,30 @@ def spatial_onnx(tiny_model) -> Path:
 
     return export.main([str(tiny_model), "--spatial", "--out",
                         str(tiny_model.parent / "tiny-spatial.onnx")])
+
+
+@pytest.fixture(scope="session")
+def tiny_student(tiny_model, photo_dir, style_files, tmp_path_factory) -> Path:
+    """A slim student (alpha 0.25, 3 stride-2 stages, 3x3 edges, separable blocks) distilled
+    from tiny_model for 3 steps; returns its model.safetensors."""
+    from fststyle.train import main as train
+
+    root = tmp_path_factory.mktemp("student")
+    return train(tiny_args(photo_dir, style_files, root, "--run_name", "st",
+                           "--trainer.log_every_n_steps", "1", "--model.alpha", "0.25",
+                           "--model.num_residual_blocks", "2", "--model.downsamples", "3",
+                           "--model.edge_kernel", "3", "--model.separable_blocks", "true",
+                           "--model.distill_from", str(tiny_model)))
+
+
+@pytest.fixture(scope="session")
+def student_onnx(tiny_student) -> dict[str, Path]:
+    """{"fp32": path, "int8": path}: the student's exports (int8 with the tiny models' loose
+    thresholds: a 3-step network judged by a random VGG, see tests/test_int8.py)."""
+    from fststyle import export
+
+    folder = tiny_student.parent
+    return {"fp32": export.main([str(tiny_student), "--out", str(folder / "student.onnx")]),
+            "int8": export.main([str(tiny_student), "--int8", "--int8-min-psnr", "20",
+                                 "--int8-max-increase", "0.1",
+                                 "--out", str(folder / "student-int8.onnx")])}

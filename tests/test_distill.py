@@ -7,25 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from fststyle import export
 from fststyle.core.model_io import load_model
 from fststyle.runtime import Stylizer
 from fststyle.train import main as train
 from fststyle.training.distill import distillation_loss
 
 from helpers import tiny_args
-
-STUDENT = ["--model.alpha", "0.25", "--model.num_residual_blocks", "2",
-           "--model.downsamples", "3", "--model.edge_kernel", "3",
-           "--model.separable_blocks", "true"]
-
-
-@pytest.fixture(scope="module")
-def student(tiny_model, photo_dir, style_files, tmp_path_factory):
-    root = tmp_path_factory.mktemp("student")
-    return train(tiny_args(photo_dir, style_files, root, *STUDENT, "--run_name", "st",
-                           "--trainer.log_every_n_steps", "1",
-                           "--model.distill_from", str(tiny_model)))
 
 
 def test_distillation_loss_known_values():
@@ -35,8 +22,8 @@ def test_distillation_loss_known_values():
     assert distillation_loss(a.bfloat16(), (a + 0.5).bfloat16()).dtype == torch.float32
 
 
-def test_student_keeps_the_teachers_styles_with_its_own_arch(tiny_model, student):
-    teacher, net = load_model(tiny_model), load_model(student)
+def test_student_keeps_the_teachers_styles_with_its_own_arch(tiny_model, tiny_student):
+    teacher, net = load_model(tiny_model), load_model(tiny_student)
     assert net.style_names == teacher.style_names
     assert net.arch() == {"num_styles": 2, "alpha": 0.25, "num_residual_blocks": 2,
                           "downsamples": 3, "edge_kernel": 3, "separable_blocks": True}
@@ -45,14 +32,15 @@ def test_student_keeps_the_teachers_styles_with_its_own_arch(tiny_model, student
     assert net.metadata["model"]["distill_from"] == str(tiny_model)
 
 
-def test_distill_term_is_logged_and_teacher_left_out(student):
-    with open(student.parent / "metrics.csv") as f:
+def test_distill_term_is_logged_and_teacher_left_out(tiny_student):
+    with open(tiny_student.parent / "metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r.get("train/distill")]
     assert len(rows) == 3 and all(float(r["train/distill"]) > 0 for r in rows)
-    ckpt = torch.load(student.parent / "last.ckpt", weights_only=True)
+    ckpt = torch.load(tiny_student.parent / "last.ckpt", weights_only=True)
     assert not any(k.startswith("teacher.") for k in ckpt["state_dict"])
     assert any(k.startswith("net.conv4.") for k in ckpt["state_dict"])  # the third stage
-    assert load_model(student.parent / "last.ckpt").arch() == load_model(student).arch()
+    from_ckpt = load_model(tiny_student.parent / "last.ckpt")
+    assert from_ckpt.arch() == load_model(tiny_student).arch()
 
 
 def test_teacher_is_not_trained(tiny_model, photo_dir, style_files, tmp_path):
@@ -65,13 +53,14 @@ def test_teacher_is_not_trained(tiny_model, photo_dir, style_files, tmp_path):
     assert not module.teacher.training
 
 
-def test_student_exports_and_runs(student, tmp_path):
-    onnx_path = export.main([str(student), "--out", str(tmp_path / "student.onnx")])
-    stylizer = Stylizer(onnx_path)
-    assert stylizer.styles == load_model(student).style_names
-    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), np.uint8)
-    out = stylizer.stylize(image, style={"s1": 0.3, "s2": 0.7})
-    assert out.shape == image.shape and out.dtype == np.uint8
+def test_student_exports_fp32_and_int8_and_runs(tiny_student, student_onnx):
+    for precision, path in student_onnx.items():
+        stylizer = Stylizer(path)
+        assert stylizer.styles == load_model(tiny_student).style_names
+        assert stylizer.metadata["precision"] == precision
+        image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), np.uint8)
+        out = stylizer.stylize(image, style={"s1": 0.3, "s2": 0.7})
+        assert out.shape == image.shape and out.dtype == np.uint8
 
 
 @pytest.mark.parametrize("extra, message", [

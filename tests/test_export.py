@@ -133,12 +133,17 @@ def test_bad_options_exit_2_naming_them(tiny_model, tmp_path, monkeypatch, capsy
 
 
 def test_bench_inference_script(tiny_model, tmp_path):
-    """scripts/bench_inference.py end to end at toy sizes (its numbers are not checked)."""
+    """scripts/bench_inference.py end to end at toy sizes (its numbers are not checked): the
+    full network (trained), the untrained student of configs/realtime.yaml, the reference."""
     bench = load_script("bench_inference")
-    rows = bench.main(["--model", str(tiny_model), "--sizes", "32x24", "19x17", "--runs", "2",
-                       "--warmup", "1", "--backends", "torch", "ort-fp16", "--threads", "1",
+    rows = bench.main(["--full", str(tiny_model), "--student", str(tmp_path / "none"),
+                       "--sizes", "32x24", "19x17", "--runs", "2", "--warmup", "1",
+                       "--threads", "1", "--no-browser", "--calibration-photos", "1",
                        "--json", str(tmp_path / "bench.json")])
     report = json.loads((tmp_path / "bench.json").read_text())
-    assert report["results"] == rows and report["arch"]["num_styles"] == 2
-    assert {(r["backend"], r["size"]) for r in rows} >= {
-        ("torch-cpu", "32x24"), ("ort-fp16-cpu", "19x17")}
+    assert report["results"] == rows and report["cpu"]
+    backends = {"full ort-fp32", "full ort-int8", "student ort-fp32", "student ort-int8",
+                "reference torch-cpu", "reference ort-fp32"}
+    assert {(r["backend"], r["size"]) for r in rows} >= {(b, s) for b in backends
+                                                       for s in ("32x24", "19x17")}
+    assert all(r["ms"] > 0 and r["fps"] > 0 for r in rows)
