@@ -93,7 +93,7 @@ class StyleTransfer(pl.LightningModule):
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
                  channels_last: bool | None = None, compile: bool = False,
                  init_from: str | None = None, train_only_new_styles: bool = False,
-                 distill_from: str | None = None, distill_weight: float = 10.0):
+                 distill_from: str | None = None, distill_weight: float = 100.0):
         super().__init__()
         if not styles:
             raise ValueError("--model.styles is empty: give at least one style image")
@@ -107,8 +107,7 @@ class StyleTransfer(pl.LightningModule):
             raise ValueError(f"--model.styles: style names must be unique, got {self.style_names}")
         style_files = [resolve_style(s) for s in styles]  # fail before any VGG work
         self.net, self.num_frozen_styles = self._build_net(init_from, train_only_new_styles)
-        # The teacher is a submodule (it follows the module to its device) left out of the
-        # optimiser (configure_optimizers takes self.net only) and of checkpoints.
+        # A submodule (it follows the device), kept out of the optimiser and the checkpoints.
         self.teacher = load_teacher(distill_from, self.style_names) if distill_from else None
         self.loss_fn = build_objective(style_files, style_size, content_layers, style_layers,
                                        content_weight, style_weight, tv_weight,
