@@ -128,14 +128,17 @@ def test_train_options_reach_the_objects(tmp_path, photo_dir, style_files):
         photo_dir, style_files, tmp_path, "--run_name", "opts",
         "--trainer.max_steps", "1", "--model.vgg_weights", str(vgg_state),
         "--model.vgg_pooling", "avg", "--model.alpha", "0.25",
-        "--model.num_residual_blocks", "1", "--model.content_weight", "1.5",
+        "--model.num_residual_blocks", "1", "--model.downsamples", "3",
+        "--model.edge_kernel", "5", "--model.separable_blocks", "true",
+        "--model.content_weight", "1.5",
         "--model.style_weight", "7", "--model.tv_weight", "0.5",
         "--model.style_coefficients", "[1.0,2.0]", "--model.lr", "0.003",
         "--model.content_layers", "{relu3_2: 1.0}", "--model.style_layers",
         "{relu1_1: 0.5, relu2_1: 0.5}", "--data.streaming", "false",
         "--data.num_val_images", "2", "--trainer.precision", "32-true"))
     net = fststyle.load_model(path)
-    assert net.arch() == {"num_styles": 2, "alpha": 0.25, "num_residual_blocks": 1}
+    assert net.arch() == {"num_styles": 2, "alpha": 0.25, "num_residual_blocks": 1,
+                          "downsamples": 3, "edge_kernel": 5, "separable_blocks": True}
     hp = net.metadata["model"]
     assert hp["content_weight"] == 1.5 and hp["style_weight"] == 7 and hp["lr"] == 0.003
     assert hp["style_layers"] == {"relu1_1": 0.5, "relu2_1": 0.5}
