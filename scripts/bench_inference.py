@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import yaml
 
+from fststyle.core.model_file import ARCH_OPTIONS
 from fststyle.core.model_io import load_model
 from fststyle.core.network import TransformerNet
 from fststyle.core.onnx_export import to_onnx
@@ -72,8 +73,7 @@ class JohnsonNet(nn.Module):
 def realtime_arch(num_styles: int) -> dict:
     """The student's TransformerNet arguments, as configs/realtime.yaml names them."""
     model = yaml.safe_load((ROOT / "configs/realtime.yaml").read_text())["model"]
-    keys = ("alpha", "num_residual_blocks", "downsamples", "edge_kernel", "separable_blocks")
-    return {"num_styles": num_styles, **{k: model[k] for k in keys if k in model}}
+    return {"num_styles": num_styles, **{k: model[k] for k in ARCH_OPTIONS if k in model}}
 
 
 def network(path: Path | None, arch: dict) -> tuple[TransformerNet, str]:
