@@ -34,8 +34,9 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from fststyle.core.images import load_image
 from fststyle.core.losses import PerceptualLoss
-from fststyle.runtime.imagefiles import demo_photos, open_rgb, resize_shorter
+from fststyle.runtime.imagefiles import demo_photos
 
 CALIBRATION_PHOTOS = 8  # 8 photos x N styles: 16 gave no better PSNR on the demo model
 CALIBRATION_SIZE = 256  # the training crop size; square, since the histogram calibrators
@@ -65,12 +66,12 @@ def style_feeds(session: ort.InferenceSession, num_styles: int) -> list[dict[str
 
 def load_photo(path: Path, size: int, square: bool = False) -> np.ndarray:
     """A photo -> (1, 3, H, W) float32 in [0, 1], its shorter side `size` (centre-cropped to a
-    square with `square`)."""
-    image = resize_shorter(open_rgb(path, size), size)
+    square with `square`), read by the one image loader."""
+    image = load_image(path, size)  # (3, H, W)
     if square:
-        left, top = (image.width - size) // 2, (image.height - size) // 2
-        image = image.crop((left, top, left + size, top + size))
-    return np.ascontiguousarray(np.asarray(image, np.float32).transpose(2, 0, 1)[None] / 255)
+        top, left = (image.shape[1] - size) // 2, (image.shape[2] - size) // 2
+        image = image[:, top:top + size, left:left + size]  # (3, size, size)
+    return np.ascontiguousarray(image.numpy()[None])
 
 
 class Calibration(CalibrationDataReader):
