@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fststyle.core.quantize import psnr
 from fststyle.runtime.imagefiles import demo_photos
 from fststyle.runtime.stylizer import Stylizer
 from fststyle.runtime.webserver import make_server, ort_dist, url_of
@@ -121,10 +122,6 @@ def test_page_stylizes_like_the_python_runtime(browser, tiny_onnx, photo):
     assert np.abs(outputs[0].astype(int) - outputs[1]).mean() > 5  # the styles differ
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b) ** 2)))
-
-
 def test_distilled_student_runs_in_the_page(browser, student_onnx, photo):
     """The slim student's exports (3 stride-2 stages, 3x3 edges, separable blocks): fp32 as
     the Python runtime computes it; int8 as close to the fp32 output as native onnxruntime's
@@ -139,7 +136,8 @@ def test_distilled_student_runs_in_the_page(browser, student_onnx, photo):
         with page_for(browser, path, photo) as page:
             web[precision] = page_stylize(page, image, [0.25, 0.75])
     assert_close(web["fp32"], python["fp32"], "student fp32")
-    native, browser_int8 = psnr(python["int8"], python["fp32"]), psnr(web["int8"], python["fp32"])
+    native, browser_int8 = (psnr(out / 255, python["fp32"] / 255)
+                            for out in (python["int8"], web["int8"]))
     print(f"student int8 PSNR against fp32: native {native:.1f} dB, page {browser_int8:.1f} dB")
     assert browser_int8 >= native - 3
 
