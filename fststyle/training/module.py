@@ -17,6 +17,7 @@ from typing_extensions import override
 from fststyle.core.losses import CONTENT_LAYERS, DEFAULTS, STYLE_LAYERS, build_objective
 from fststyle.core.model_file import ARCH_OPTIONS
 from fststyle.core.network import TransformerNet
+from fststyle.core.temporal import Motion, move, random_transforms, stability_loss, warp
 from fststyle.core.vgg import prefers_channels_last
 from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
 from fststyle.training.add_styles import (
@@ -27,6 +28,18 @@ from fststyle.training.add_styles import (
 )
 from fststyle.training.distill import distillation_loss, load_teacher
 from fststyle.training.health import DataHealth, LossHealth, NonFiniteLossError
+
+
+def motion_from(options: dict[str, float] | None) -> Motion:
+    """--model.temporal_motion -> Motion, unknown keys and negative ranges refused."""
+    try:
+        motion = Motion(**(options or {}))
+    except TypeError:
+        raise ValueError(f"--model.temporal_motion: keys are shift, rotation, zoom, noise; got "
+                         f"{sorted(options)}") from None
+    if min(vars(motion).values()) < 0:
+        raise ValueError(f"--model.temporal_motion: ranges must be >= 0, got {options}")
+    return motion
 
 
 class StyleTransfer(pl.LightningModule):
@@ -76,6 +89,12 @@ class StyleTransfer(pl.LightningModule):
             its styles must be `styles`, in order; the objective gains distill_weight x the
             mean squared pixel error to its output.
         distill_weight: multiplies the distillation term (used with distill_from).
+        temporal_weight: multiplies the stability term (fststyle.core.temporal, Eilertsen et
+            al. 2019): the mean squared difference between f(T(x)) and T(f(x)) for a random
+            small motion T of each crop; 0 (default) leaves it out. With init_from, a short
+            fine-tune stabilises a trained model (configs/stabilize.yaml).
+        temporal_motion: the range of T: shift (pixels), rotation (degrees), zoom (relative),
+            noise (std in [0, 1]); keys left out keep core.temporal.Motion's defaults.
     """
 
     def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = DEFAULTS.style_size,
@@ -93,7 +112,8 @@ class StyleTransfer(pl.LightningModule):
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
                  channels_last: bool | None = None, compile: bool = False,
                  init_from: str | None = None, train_only_new_styles: bool = False,
-                 distill_from: str | None = None, distill_weight: float = 100.0):
+                 distill_from: str | None = None, distill_weight: float = 100.0,
+                 temporal_weight: float = 0.0, temporal_motion: dict[str, float] | None = None):
         super().__init__()
         if not styles:
             raise ValueError("--model.styles is empty: give at least one style image")
@@ -101,6 +121,9 @@ class StyleTransfer(pl.LightningModule):
             raise ValueError("--model.lr and --model.style_lr_multiplier must be > 0")
         if lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"--model.lr_schedule: constant or cosine, got {lr_schedule!r}")
+        if temporal_weight < 0:
+            raise ValueError(f"--model.temporal_weight must be >= 0, got {temporal_weight}")
+        self.motion = motion_from(temporal_motion)
         self.save_hyperparameters()
         self.style_names = [style_name(s) for s in styles]
         if len(set(self.style_names)) != len(styles):
@@ -174,6 +197,10 @@ class StyleTransfer(pl.LightningModule):
                 target = self.teacher(content, style)  # (B, 3, S, S)
             terms["distill"] = self.hparams.distill_weight * distillation_loss(stylized, target)
             total = total + terms["distill"]
+        if self.hparams.temporal_weight > 0:
+            terms["temporal"] = self.hparams.temporal_weight * self._stability(content, stylized,
+                                                                               style)
+            total = total + terms["temporal"]
         # Decided across ranks, so every rank skips (or stops) together.
         finite = not self.trainer.strategy.reduce_boolean_decision(
             not torch.isfinite(total).item(), all=False)
@@ -182,6 +209,15 @@ class StyleTransfer(pl.LightningModule):
             return None  # Lightning skips backward and the optimiser step
         self._log_losses(total, terms)
         return total
+
+    def _stability(self, content: torch.Tensor, stylized: torch.Tensor,
+                   style: torch.Tensor) -> torch.Tensor:
+        """Eilertsen et al. 2019: || f(T(x)) - T(f(x)) ||^2 for a random motion T per crop."""
+        matrix = random_transforms(len(content), content.shape[2:], self.motion,
+                                   device=content.device)  # (B, 3, 3)
+        moved_content, inside = move(content, matrix, self.motion.noise)  # T(x): (B, 3, S, S)
+        moved_stylized, _ = warp(stylized, matrix)  # T(f(x))
+        return stability_loss(self.net(moved_content, style), moved_stylized, inside)
 
     def _log_losses(self, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
         """Losses averaged over ranks with one all-reduce of all of them (sync_dist=True would
