@@ -35,6 +35,8 @@ def video_codec(suffix: str, width: int, height: int, crf: int | None = None):
     and GIF take odd sizes as they are."""
     import av
 
+    if crf is not None and not 0 <= crf <= 51:  # x264's range (VP9's goes to 63)
+        raise ValueError(f"crf must be in 0..51, got {crf}")
     if suffix == ".gif":
         return "gif", "pal8", {}
     if suffix == ".webm":
