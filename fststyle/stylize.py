@@ -111,7 +111,7 @@ def check_options(args, stylizer) -> None:
 def stylize_video(stylizer, src: Path, dst: Path, args) -> None:
     """One video, with a frame bar (frames/s) and a summary line on stderr."""
     total = probe(src).frames  # a file that is not a video fails here, before any output
-    with tqdm(total=total, unit="frame", desc=src.name, file=sys.stderr, leave=False) as bar:
+    with tqdm(total=total, unit="frame", desc=src.name, file=sys.stderr) as bar:
         done = stylizer.stylize_video(src, dst, args.style, args.preserve_color, args.max_size,
                                       args.style_mask, bar.update, args.crf)
     tqdm.write(f"{dst}: {done.frames} frames in {done.seconds:.1f} s "

@@ -40,11 +40,13 @@ def video_codec(suffix: str, width: int, height: int, crf: int | None = None):
     if suffix == ".gif":
         return "gif", "pal8", {}
     if suffix == ".webm":
-        return "libvpx-vp9", "yuv420p", {**VP9_OPTIONS, "crf": str(crf or CRF["libvpx-vp9"])}
+        crf = CRF["libvpx-vp9"] if crf is None else crf
+        return "libvpx-vp9", "yuv420p", {**VP9_OPTIONS, "crf": str(crf)}
     if "libx264" not in av.codecs_available:  # an FFmpeg built without x264: MPEG-4 Part 2
         return "mpeg4", "yuv420p", {"qscale": "3"}
     pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-    return "libx264", pix_fmt, {"crf": str(crf or CRF["libx264"]), "preset": X264_PRESET}
+    crf = CRF["libx264"] if crf is None else crf  # 0: lossless (in 4:4:4, up to RGB <-> YUV)
+    return "libx264", pix_fmt, {"crf": str(crf), "preset": X264_PRESET}
 
 
 @dataclass
