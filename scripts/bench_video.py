@@ -7,7 +7,8 @@ by side, on a generated clip (H.264, 30 fps, AAC) per size.
 
 --runs rounds, each timing the frame path then the video path; prints the fastest round of each
 (Python's timeit docs recommend the minimum: the least disturbed) and the load average, since
-other processes' load falls on both. The target (docs/video.md): the video path within 10% of
+other processes' load falls on both; and the video path with the network replaced by the
+identity (what decoding and encoding cost). The target (docs/video.md): the video path within 10% of
 the frame path.
 """
 
@@ -80,21 +81,27 @@ def main(argv: list[str] | None = None) -> dict:
     print(describe_cpu(), f"onnxruntime {ort.__version__}", sep="; ")
     stylizer = Stylizer(args.model, threads=args.threads)
     style, results = stylizer.styles[0], {}
+    # The same path with the network call replaced by the identity: decoding, conversions and
+    # encoding alone, i.e. the work that the threads must hide behind the network.
+    no_network = Stylizer(args.model, threads=args.threads)
+    no_network._run = lambda image, weights, out=None: image
     with tempfile.TemporaryDirectory() as folder:
         for text in args.sizes:
             size = tuple(int(v) for v in text.split("x"))
             clip = write_clip(Path(folder) / f"{text}.mp4", size, args.frames)
             frames = list(read_frames(clip))
             stylizer.stylize_frame(frames[0], style)  # warm-up: buffers, onnxruntime's arena
-            times = {"stylize_frame": [], "video": []}
+            times = {"stylize_frame": [], "video": [], "no network": []}
+            out = Path(folder) / f"o{args.out}"
             for _ in range(args.runs):
                 times["stylize_frame"].append(frame_ms(stylizer, frames, style))
-                times["video"].append(video_ms(stylizer, clip, Path(folder) / f"o{args.out}",
-                                               style))
+                times["video"].append(video_ms(stylizer, clip, out, style))
+                times["no network"].append(video_ms(no_network, clip, out, style))
             best = {name: min(t) for name, t in times.items()}
             print(f"{text}\t{args.frames} frames\tstylize_frame {best['stylize_frame']:.1f} "
                   f"ms/frame\tvideo ({args.out}) {best['video']:.1f} ms/frame\t"
                   f"{100 * (best['video'] / best['stylize_frame'] - 1):+.0f}%\t"
+                  f"video without the network {best['no network']:.1f} ms/frame\t"
                   f"load {os.getloadavg()[0]:.2f}", flush=True)
             results[text] = best
     return results
