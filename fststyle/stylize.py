@@ -1,4 +1,4 @@
-"""Stylize image files and folders with an exported .onnx model or a trained network.
+"""Stylize image and video files and folders with an exported .onnx model or a trained network.
 
     python -m fststyle.stylize --model exports/demo.onnx --style udnie photo.jpg --out out.jpg
     python -m fststyle.stylize --model checkpoints/demo/model.safetensors --style 2 \\
@@ -7,12 +7,17 @@
         --preserve-color --max-size 1024 photos/ more.jpg --out stylized/
     python -m fststyle.stylize --model exports/demo-spatial.onnx --style udnie,the_scream \
         --style-mask mask.png photo.jpg --out out.jpg     # white: udnie, black: the_scream
+    python -m fststyle.stylize --model exports/realtime.onnx --style udnie clip.mp4 --out out.mp4
+    python -m fststyle.stylize --model exports/demo.onnx --style 1 --max-size 480 clip.mov \\
+        anim.gif --out stylized/                     # -> stylized/clip.mov, stylized/anim.gif
     python -m fststyle.stylize --model exports/demo.onnx --list-styles
 
 `.onnx` runs on onnxruntime (torch is never imported); `.safetensors` and `.ckpt` run on
 PyTorch (`fststyle.core.torch_stylizer`). Both go through `Stylizer.stylize`, so resizing,
 style mixing and colour preservation are the same code. Folders are read recursively and
-mirrored under --out.
+mirrored under --out (their images; give videos by name). Videos (.mp4 .mov .mkv .webm .gif)
+go through `Stylizer.stylize_video`: frame rate, size, rotation and sound kept, H.264 / VP9 /
+GIF from --out's suffix (docs/video.md).
 """
 
 import argparse
@@ -26,22 +31,25 @@ from fststyle.core.torch_stylizer import load_stylizer
 from fststyle.runtime.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb, save_image
 from fststyle.runtime.masks import mask_weights, parse_style_mask
 from fststyle.runtime.stylizer import parse_style, style_weights
+from fststyle.runtime.video import VIDEO_EXTENSIONS, probe
 
 
 def plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """(input, output) pairs. One file with an image-suffixed --out writes that file; otherwise
-    --out is a folder: files keep their names, folders' images keep their relative paths."""
+    """(input, output) pairs. One image with an image-suffixed --out, or one video with a
+    video-suffixed --out, writes that file; otherwise --out is a folder: files keep their
+    names, folders' images keep their relative paths."""
     for path in inputs:
         if not path.exists():
             raise ValueError(f"input {path} does not exist")
-        if path.is_file() and path.suffix.lower() not in IMAGE_EXTENSIONS:
-            raise ValueError(f"input {path} is not an image file (expected one of "
-                             f"{', '.join(sorted(IMAGE_EXTENSIONS))})")
-    if out.suffix.lower() in IMAGE_EXTENSIONS:
-        if len(inputs) != 1 or not inputs[0].is_file():
-            raise ValueError(f"--out {out} is an image file name, but the inputs are not one "
-                             "file; give a folder")
-        return [(inputs[0], out)]
+        if path.is_file() and path.suffix.lower() not in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
+            raise ValueError(f"input {path} is not an image file or a video (expected one of "
+                             f"{', '.join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))})")
+    for kind, suffixes in ("an image", IMAGE_EXTENSIONS), ("a video", VIDEO_EXTENSIONS):
+        if out.suffix.lower() in suffixes:
+            if len(inputs) != 1 or inputs[0].suffix.lower() not in suffixes:
+                raise ValueError(f"--out {out} is {kind} file name, but the inputs are not "
+                                 f"one {kind[kind.index(' ') + 1:]} file; give a folder")
+            return [(inputs[0], out)]
     pairs = []
     for path in inputs:
         if path.is_file():
@@ -60,11 +68,13 @@ def plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="image files, folders")
+    p.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
+                   help="image or video files, folders of images")
     p.add_argument("--model", type=Path, required=True, help=".onnx, .safetensors or .ckpt")
     p.add_argument("--style", type=parse_style,
                    help="a name, an index, or a mix a=0.7,b=0.3 (optional for 1-style models)")
-    p.add_argument("--out", type=Path, help="output folder, or an image file for one input")
+    p.add_argument("--out", type=Path,
+                   help="output folder, or an image or video file for one input")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the content's colours: transfer luminance only (Gatys et al. 2016)")
     p.add_argument("--max-size", type=int, help="downscale the long side to this first")
@@ -72,10 +82,41 @@ def parse_args(argv):
                    help="spatial mixing: one greyscale mask with --style a,b (white = a, "
                         "black = b, grey = a mix), or one mask per style (normalised per "
                         "pixel); resized to each image. .onnx models need export --spatial")
+    p.add_argument("--crf", type=int, metavar="0-51",
+                   help="video quality, lower is better (default: 18 for H.264, 31 for VP9)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="CPU threads for the network (default: the physical cores)")
     p.add_argument("--list-styles", action="store_true", help="print the styles and exit")
     return p.parse_args(argv)
+
+
+def check_options(args, stylizer) -> None:
+    """A bad option fails before any output (fststyle.cli turns it into exit status 2)."""
+    if args.style_mask is not None:
+        if not stylizer.spatial:
+            raise ValueError(f"--style-mask: {args.model} takes one style mix per image; "
+                             "export it with `python -m fststyle.export MODEL --spatial`")
+        mask_weights(args.style_mask, args.style, stylizer.styles, (2, 2))
+    elif args.style is None and len(stylizer.styles) > 1:
+        raise ValueError(f"--style is required: {args.model} has styles "
+                         f"{', '.join(stylizer.styles)}")
+    else:
+        style_weights(args.style, stylizer.styles)
+    if args.max_size is not None and args.max_size < 1:
+        raise ValueError(f"--max-size must be >= 1, got {args.max_size}")
+    if args.crf is not None and not 0 <= args.crf <= 51:
+        raise ValueError(f"--crf must be in 0..51, got {args.crf}")
+
+
+def stylize_video(stylizer, src: Path, dst: Path, args) -> None:
+    """One video, with a frame bar (frames/s) and a summary line on stderr."""
+    total = probe(src).frames  # a file that is not a video fails here, before any output
+    with tqdm(total=total, unit="frame", desc=src.name, file=sys.stderr) as bar:
+        done = stylizer.stylize_video(src, dst, args.style, args.preserve_color, args.max_size,
+                                      args.style_mask, bar.update, args.crf)
+    tqdm.write(f"{dst}: {done.frames} frames in {done.seconds:.1f} s "
+               f"({done.frames / max(done.seconds, 1e-9):.1f} frames/s), {done.audio}",
+               file=sys.stderr)
 
 
 def run(args) -> int:
@@ -87,31 +128,26 @@ def run(args) -> int:
         return 0
     if not args.inputs or args.out is None:
         raise ValueError("give INPUT files or folders and --out (or --list-styles)")
-    if args.style_mask is not None:  # a bad mask or --style fails before any output
-        if not stylizer.spatial:
-            raise ValueError(f"--style-mask: {args.model} takes one style mix per image; "
-                             "export it with `python -m fststyle.export MODEL --spatial`")
-        mask_weights(args.style_mask, args.style, stylizer.styles, (2, 2))
-    elif args.style is None and len(stylizer.styles) > 1:
-        raise ValueError(f"--style is required: {args.model} has styles "
-                         f"{', '.join(stylizer.styles)}")
-    else:
-        style_weights(args.style, stylizer.styles)  # a bad --style fails before any output
-    if args.max_size is not None and args.max_size < 1:
-        raise ValueError(f"--max-size must be >= 1, got {args.max_size}")
-    pairs, failed = plan(args.inputs, args.out), 0
-    bar = tqdm(pairs, unit="img", disable=all(p.is_file() for p in args.inputs), file=sys.stderr)
+    check_options(args, stylizer)
+    pairs, failed, done = plan(args.inputs, args.out), 0, {"image(s)": 0, "video(s)": 0}
+    bar = tqdm(pairs, unit="file", disable=all(p.is_file() for p in args.inputs), file=sys.stderr)
     for src, dst in bar:
         try:
+            if src.suffix.lower() in VIDEO_EXTENSIONS:
+                stylize_video(stylizer, src, dst, args)
+                done["video(s)"] += 1
+                continue
             out = stylizer.stylize(open_rgb(src), args.style, args.preserve_color, args.max_size,
                                    args.style_mask)
             save_image(out, dst, jpeg_quality=95)
+            done["image(s)"] += 1
         except (ValueError, OSError) as e:
             failed += 1
             named = str(e) if str(src) in str(e) else f"{src}: {e}"
             tqdm.write(f"fststyle.stylize: failed: {named}", file=sys.stderr)
-    print(f"wrote {len(pairs) - failed} image(s) to {args.out}"
-          + (f"; {failed} failed" if failed else ""), file=sys.stderr)
+    written = " and ".join(f"{n} {kind}" for kind, n in done.items() if n) or "0 image(s)"
+    print(f"wrote {written} to {args.out}" + (f"; {failed} failed" if failed else ""),
+          file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -1,17 +1,19 @@
 """Shared fixtures, the only place tests get them from: tiny generated style images, a folder
-of real bundled photos, and one tiny trained model with its exports (trained once a session)."""
+of real bundled photos, one tiny trained model with its exports (trained once a session), and
+short video clips written with PyAV."""
 
 import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from fststyle.core.network import ConditionalInstanceNorm2d
 from fststyle.runtime.imagefiles import demo_photos
 
-from helpers import blobs, stripes, tiny_args
+from helpers import blobs, stripes, tiny_args, write_clip
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -111,3 +113,21 @@ def student_onnx(tiny_student) -> dict[str, Path]:
             "int8": export.main([str(tiny_student), "--int8", "--int8-min-psnr", "20",
                                  "--int8-max-increase", "0.1",
                                  "--out", str(folder / "student-int8.onnx")])}
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    """Video files written with PyAV (not fststyle): "mp4" 67x45 (odd sizes), 15 fps, 12 frames,
+    an AAC sine, turned 90 degrees by its display matrix; "gif" 10 fps (GIF counts in 1/100 s),
+    31x20; "audio_only" (an .mp4 holding only AAC); "empty" (0 bytes); "corrupt" (random
+    bytes); "truncated" (the mp4's first 600 bytes)."""
+    d = tmp_path_factory.mktemp("clips")
+    mp4 = write_clip(d / "clip.mp4", rotation=90)
+    gif = write_clip(d / "anim.gif", size=(31, 20), fps=10, audio=None, codec="gif",
+                     pix_fmt="rgb8")
+    audio_only = write_clip(d / "sound.mp4", codec=None)
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "corrupt.mkv").write_bytes(np.random.default_rng(0).bytes(4096))
+    (d / "truncated.mov").write_bytes(mp4.read_bytes()[:600])
+    return {"mp4": mp4, "gif": gif, "audio_only": audio_only, "empty": d / "empty.mp4",
+            "corrupt": d / "corrupt.mkv", "truncated": d / "truncated.mov"}

@@ -27,6 +27,15 @@ def min_size(arch: dict | None) -> int:
     return max(kernel // 2 + 1, 2 ** downsamples + 1)
 
 
+def scaled_size(size: tuple[int, int], max_size: int | None) -> tuple[int, int]:
+    """(W, H) scaled so that the long side is at most `max_size` (never up), each side rounded
+    and at least 1: the one rule of --max-size for images and video frames alike."""
+    if max_size is None or max(size) <= max_size:
+        return size
+    scale = max_size / max(size)
+    return tuple(max(1, round(s * scale)) for s in size)
+
+
 def arch_from_metadata(metadata: dict[str, str]) -> dict | None:
     """The `training_config.arch` that fststyle.export records, or None."""
     try:

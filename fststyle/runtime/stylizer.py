@@ -7,8 +7,10 @@
     for frame in frames:                                          # uint8 (H, W, 3) arrays
         shown = stylizer.stylize_frame(frame, "udnie", out=shown)  # no allocation per frame
 
+    stylizer.stylize_video("clip.mp4", "out.mp4", style="udnie")  # fststyle.runtime.video
+
 This module must stay importable without torch or Lightning (a test enforces it): it uses
-only `fststyle.runtime.imagefiles` and `fststyle.runtime.atomic`, which are torch-free too.
+only the modules beside it in `fststyle.runtime`, which are torch-free too.
 `fststyle.stylize` reuses everything below for its torch path as well.
 """
 
@@ -18,11 +20,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fststyle.runtime import video
 from fststyle.runtime.frames import (
     FrameBuffers,
     arch_from_metadata,
     check_frame,
     min_size,
+    scaled_size,
     session_options,
     to_uint8,
 )
@@ -84,11 +88,8 @@ def style_weights(style, names: list[str]) -> np.ndarray:
 
 def limit_size(image: Image.Image, max_size: int | None) -> Image.Image:
     """Downscale so that the long side is at most `max_size` (never upscale)."""
-    if max_size is None or max(image.size) <= max_size:
-        return image
-    scale = max_size / max(image.size)
-    size = tuple(max(1, round(s * scale)) for s in image.size)
-    return image.resize(size, Image.LANCZOS)
+    size = scaled_size(image.size, max_size)
+    return image if size == image.size else image.resize(size, Image.LANCZOS)
 
 
 def luminance_transfer(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
@@ -248,3 +249,8 @@ class Stylizer:
         binding.bind_output("stylized", "cpu", 0, np.float32, out.shape, out.ctypes.data)
         self.session.run_with_iobinding(binding)
         return out
+
+    # Video (fststyle.runtime.video, which imports PyAV only when called): whole files, and
+    # frame iterators with colour preservation and masks.
+    stylize_video = video.stylize_video
+    stylize_frames = video.stylize_frames
