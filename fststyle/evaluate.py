@@ -4,6 +4,8 @@
     python -m fststyle.evaluate --model exports/demo.onnx --content photos/ --size 256 \\
         --teacher-steps 300 --styles udnie,the_scream --max-images 8 --center-crop \\
         --train-source coco/ --run checkpoints/demo --out eval/demo
+    python -m fststyle.evaluate --model exports/demo.onnx --temporal --teacher-steps 30 \
+        --video clip.mp4 --max-frames 60 --out eval/flicker
 
 For every style and content image, three images are scored with one objective: the network's
 output, the teacher's (fststyle.evaluation.gatys.optimise of that same objective from the
@@ -33,11 +35,17 @@ for each style. report.json:
     median_ratio: the median of ratio over every (style, image) pair
     style_layers: {network, teacher}.{layer}: the median of style/<layer> over every pair
     in_training_source: content files whose bytes equal a training photo's
+    temporal (--temporal): flicker on synthetic clips of the content photos with known motion
+        (fststyle.evaluation.temporal): input (the input frames' warping error), size, clips,
+        frames_per_clip, motions, noise; styles.<style>: {network, floor} warping errors
+    video (--video CLIP): file, frames, input and styles.<style>: the mean frame-to-frame
+        difference (no motion compensation: the clip's own motion counts too)
 """
 
 import argparse
 import statistics
 import sys
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -54,6 +62,7 @@ from fststyle.evaluation.objective import (
     resolve_hparams,
 )
 from fststyle.evaluation.report import grid, markdown, write_report
+from fststyle.evaluation.temporal import MARGIN, clip_scores, temporal_scores
 from fststyle.evaluation.scoring import (
     evaluate_pairs,
     in_training_source,
@@ -88,6 +97,13 @@ def parse_args(argv):
                         "depends only on the objective, photo, style and --teacher-steps, so "
                         "models compared on one objective (--objective reference) share it")
     p.add_argument("--run", type=Path, help="a run folder: attach the report to its record")
+    p.add_argument("--temporal", action="store_true",
+                   help="also measure flicker: the warping error on clips made from the "
+                        "content photos with known motion (pan, zoom, rotation, noise)")
+    p.add_argument("--video", type=Path, metavar="CLIP",
+                   help="also measure flicker on a real clip: frame-to-frame difference")
+    p.add_argument("--max-frames", type=int, default=120,
+                   help="--video: the first N frames (default 120), long side <= --size")
     return p.parse_args(argv)
 
 
@@ -103,6 +119,14 @@ def check_args(args) -> None:
             raise ValueError(f"--train-source: no folder at {folder}")
     if args.run is not None and not args.run.is_dir():
         raise ValueError(f"--run: no run folder at {args.run}")
+    if args.max_frames < 2:
+        raise ValueError(f"--max-frames must be >= 2, got {args.max_frames}")
+    if args.video is not None:
+        if not args.video.is_file():
+            raise ValueError(f"--video: no file at {args.video}")
+        from fststyle.runtime.video import probe
+
+        probe(args.video)  # a file with no video stream, or no video at all, fails here
     if args.teacher_cache is not None and args.teacher_cache.exists() \
             and not args.teacher_cache.is_dir():
         raise ValueError(f"--teacher-cache: {args.teacher_cache} is a file, not a folder")
@@ -121,6 +145,24 @@ def load_contents(args) -> list[tuple[Path, torch.Tensor]]:
             image = image[:, top:top + args.size, left:left + args.size]
         contents.append((f, image[None]))
     return contents
+
+
+def flicker(args, stylizer, styles: list[str]) -> dict:
+    """The report's "temporal" and "video" entries, as asked for."""
+    found = {}
+    if args.temporal:
+        files = demo_photos("heldout") if args.content is None else list_images(args.content)
+        # Larger than the clip: the moving window stays inside the photo.
+        photos = [load_image(f, round(args.size * MARGIN)) for f in files[: args.max_images]]
+        found["temporal"] = temporal_scores(stylizer, styles, photos, args.size)
+    if args.video is not None:
+        from fststyle.runtime.video import read_frames
+
+        frames = list(islice(read_frames(args.video, args.size), args.max_frames))
+        if len(frames) < 2:
+            raise ValueError(f"--video: {args.video} has {len(frames)} frame(s); need >= 2")
+        found["video"] = {"file": str(args.video), **clip_scores(stylizer, styles, frames)}
+    return found
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -151,6 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
               "median_ratio": statistics.median(r["ratio"] for rs in records.values() for r in rs),
               "style_layers": layer_medians(records, list(hparams["style_layers"])),
               "in_training_source": overlap}
+    report.update(flicker(args, stylizer, styles))
     labels = ["content"] + [f"{s} {who}" for s in styles for who in ("teacher", "network")]
     paths = write_report(args.out, report, grid(rows, labels))
     if args.run is not None:

@@ -202,3 +202,44 @@ def test_teacher_cache_is_reused_and_survives_a_corrupt_file(models, contents, t
     assert pair(third)["teacher"] == pytest.approx(pair(first)["teacher"], rel=1e-6)
     assert pair(third)["teacher_ms"] != pair(first)["teacher_ms"]  # recomputed
     assert saved.read_bytes() != b"not a torch file"  # and stored again
+
+
+def test_temporal_and_video_flicker_are_reported(models, contents, clips, tmp_path):
+    out = tmp_path / "flicker"
+    report = evaluate.main(["--model", str(models["onnx"]), "--content", str(contents),
+                            "--size", "32", "--teacher-steps", "1", "--max-images", "1",
+                            "--temporal", "--video", str(clips["mp4"]), "--max-frames", "5",
+                            "--out", str(out)])
+    t = report["temporal"]
+    assert t["clips"] == 3 and t["size"] == 32 and set(t["styles"]) == {"s1", "s2"}
+    for scores in t["styles"].values():
+        # A tiny net is far from stable: it scores above its own floor and the input's error.
+        assert 0 < scores["floor"] < scores["network"] and scores["network"] > t["input"] > 0
+    v = report["video"]
+    assert v["frames"] == 5 and v["file"] == str(clips["mp4"]) and v["input"] > 0
+    assert all(d > 0 for d in v["styles"].values())
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["temporal"] == t and saved["video"] == v
+    md = (out / "report.md").read_text()
+    assert "## Flicker: warping error" in md and "frame-to-frame difference" in md
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--video", "no/such.mp4"], "--video: no file at no/such.mp4"),
+    (["--max-frames", "1"], "--max-frames must be >= 2"),
+])
+def test_flicker_option_errors(models, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as e:
+        evaluate.cli(["--model", str(models["onnx"]), "--out", str(tmp_path), *extra])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_video_without_a_video_stream_is_one_line(models, clips, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        evaluate.cli(["--model", str(models["onnx"]), "--out", str(tmp_path), "--max-images",
+                      "1", "--teacher-steps", "1", "--size", "32",
+                      "--video", str(clips["audio_only"])])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "sound.mp4" in err, err
+    assert not (tmp_path / "report.json").exists()

@@ -58,6 +58,31 @@ def style_table(s: dict) -> list[str]:
                     f" {m['network_ms']:.0f} | {m['teacher_ms']:.0f} |"]
 
 
+def flicker_tables(report: dict) -> list[str]:
+    """The --temporal and --video measures, when present (lower is steadier)."""
+    lines = []
+    if "temporal" in report:
+        t = report["temporal"]
+        lines += ["## Flicker: warping error on clips with known motion", "",
+                  f"Mean |f(x_t+1) - warp(f(x_t))| in [0, 1] RGB over valid pixels; {t['clips']} "
+                  f"clips of {t['frames_per_clip']} frames ({', '.join(t['motions'])}), "
+                  f"{t['size']} px, per-frame noise {t['noise']}. Input frames: "
+                  f"{t['input']:.4f}. Floor: a perfectly stable network (its first frame "
+                  "carried along the motion).", "",
+                  "| style | network | floor | network / input |", "|" + " --- |" * 4]
+        lines += [f"| {s} | {v['network']:.4f} | {v['floor']:.4f} | "
+                  f"{v['network'] / t['input']:.2f} |" for s, v in t["styles"].items()] + [""]
+    if "video" in report:
+        v = report["video"]
+        lines += [f"## Flicker on {Path(v['file']).name}: frame-to-frame difference", "",
+                  f"Mean |f(x_t+1) - f(x_t)| over {v['frames']} frames, no motion "
+                  f"compensation (the scene's motion counts too). Input: {v['input']:.4f}.", "",
+                  "| style | network | network / input |", "|" + " --- |" * 3]
+        lines += [f"| {s} | {d:.4f} | {d / max(v['input'], 1e-12):.2f} |"
+                  for s, d in v["styles"].items()] + [""]
+    return lines
+
+
 def markdown(report: dict) -> str:
     """report.md: the medians per style, a table per style, then the overall median ratio."""
     kind = {"model": "The model's training objective",
@@ -68,6 +93,7 @@ def markdown(report: dict) -> str:
              "content image; ms per image.", "", *summary_table(report), "",
              "Style term per VGG layer (medians over every pair):", "", *layer_table(report),
              ""]
+    lines += flicker_tables(report)
     for style, s in report["styles"].items():
         lines += [f"## {style}", "", *style_table(s), ""]
     pairs = sum(len(s["images"]) for s in report["styles"].values())

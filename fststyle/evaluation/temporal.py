@@ -35,11 +35,13 @@ MARGIN = 1.25  # the photo is loaded at this x the clip size: the moving window 
 @dataclass
 class Clip:
     """frames: (T, 3, H, W) in [0, 1], 8-bit values; steps: (T-1, 3, 3), steps[t] maps a pixel of
-    frame t+1 to where it was in frame t (`fststyle.core.temporal` convention)."""
+    frame t+1 to where it was in frame t (`fststyle.core.temporal` convention); origin:
+    (T, 3, 3), origin[t] maps a pixel of frame t to where it was in frame 0."""
 
     name: str
     frames: torch.Tensor
     steps: torch.Tensor
+    origin: torch.Tensor
 
 
 def synthetic_clip(photo: torch.Tensor, size: int, motion: str, frames: int = FRAMES,
@@ -54,13 +56,21 @@ def synthetic_clip(photo: torch.Tensor, size: int, motion: str, frames: int = FR
     grain = torch.randn(moved.shape, generator=torch.Generator().manual_seed(seed))
     moved = ((moved + noise * grain).clamp(0, 1) * 255).round() / 255
     steps = torch.linalg.inv(paths[:-1]) @ paths[1:]  # (T-1, 3, 3): frame t+1 -> frame t
-    return Clip(motion, moved, steps)
+    return Clip(motion, moved, steps, torch.linalg.inv(paths[:1]) @ paths)
 
 
 def warping_error(frames: torch.Tensor, steps: torch.Tensor) -> float:
     """Mean |frame t+1 - warp(frame t)| over pairs and valid pixels; frames (T, 3, H, W)."""
     predicted, inside = warp(frames[:-1], steps)  # (T-1, 3, H, W), (T-1, 1, H, W)
     return float(masked_mean((frames[1:] - predicted).abs(), inside))
+
+
+def stable_floor(first: torch.Tensor, clip: Clip) -> float:
+    """The warping error of a perfectly stable network: its first frame (3, H, W), carried
+    along the clip's motion. Not 0: bilinear resampling blurs fine texture (and the border
+    enters as the view moves), so this is the floor a network's error can approach."""
+    carried, _ = warp(first.expand(len(clip.origin), -1, -1, -1), clip.origin)  # (T, 3, H, W)
+    return warping_error(carried, clip.steps)
 
 
 def frame_difference(frames: torch.Tensor) -> float:
@@ -86,15 +96,19 @@ def stylize_frames(stylizer, frames: torch.Tensor, style) -> torch.Tensor:
 
 def temporal_scores(stylizer, styles: list[str], photos: list[torch.Tensor],
                     size: int) -> dict:
-    """{"input": warping error of the input frames, "styles": {style: warping error},
-    "clips": the clip names} over every photo (3, H', W') x MOTIONS clip."""
+    """Warping errors over every photo (3, H', W') x MOTIONS clip, `size` px square: "input"
+    (the input frames'), and per style "network" and "floor" (`stable_floor`)."""
     clips = [synthetic_clip(p, size, m, seed=i) for i, (p, m) in
              enumerate((p, m) for p in photos for m in MOTIONS)]
-    inputs = [warping_error(c.frames, c.steps) for c in clips]
-    scores = {s: _mean(warping_error(stylize_frames(stylizer, c.frames, s), c.steps)
-                       for c in clips) for s in styles}
-    return {"input": _mean(inputs), "styles": scores, "clips": len(clips),
-            "frames_per_clip": FRAMES, "motions": list(MOTIONS), "noise": NOISE}
+    scores = {}
+    for style in styles:
+        outputs = [stylize_frames(stylizer, c.frames, style) for c in clips]  # (T, 3, S, S)
+        scores[style] = {"network": _mean(warping_error(o, c.steps)
+                                          for o, c in zip(outputs, clips)),
+                         "floor": _mean(stable_floor(o[0], c) for o, c in zip(outputs, clips))}
+    return {"input": _mean(warping_error(c.frames, c.steps) for c in clips), "styles": scores,
+            "clips": len(clips), "frames_per_clip": FRAMES, "motions": list(MOTIONS),
+            "noise": NOISE, "size": size}
 
 
 def clip_scores(stylizer, styles: list[str], frames: list[np.ndarray]) -> dict:
