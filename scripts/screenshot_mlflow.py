@@ -105,20 +105,20 @@ def tidy(page) -> None:
     panel closed, only the params that differ, the plot on the final loss."""
     from playwright.sync_api import Error
 
-    steps = [lambda: page.get_by_text("MLflow Assistant").locator("xpath=../..")
-             .get_by_role("button").last.click(timeout=5000),
-             lambda: page.get_by_text("Show diff only").first.click(timeout=5000),
-             lambda: page.get_by_text(PLOT_METRIC[0]).first.click(timeout=5000),
-             lambda: page.keyboard.press("Backspace"),  # drops the select's last (only) metric
-             lambda: page.keyboard.type(PLOT_METRIC[1]),
-             lambda: page.keyboard.press("Enter"),
-             lambda: page.keyboard.press("Escape")]
-    for step in steps:
+    groups = [[lambda: page.get_by_text("MLflow Assistant").locator("xpath=../..")
+               .get_by_role("button").last.click(timeout=20000)],
+              [lambda: page.get_by_text("Show diff only").first.click(timeout=20000)],
+              [lambda: page.get_by_text(PLOT_METRIC[0]).first.click(timeout=20000),
+               lambda: page.keyboard.press("Backspace"),  # drops the select's only metric
+               lambda: page.keyboard.type(PLOT_METRIC[1]),
+               lambda: page.keyboard.press("Enter"),
+               lambda: page.keyboard.press("Escape")]]
+    for steps in groups:  # a failed step skips the rest of its group only
         try:
-            step()
+            for step in steps:
+                step()
         except Error as e:
             print(f"screenshot: skipped a tidying step ({str(e).splitlines()[0]})")
-            return
 
 
 def shrink(path: Path) -> Path:
