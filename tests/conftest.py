@@ -142,6 +142,7 @@ def mlflow_server(tmp_path_factory) -> str:
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no job workers (7 processes) needed
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
