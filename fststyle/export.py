@@ -5,6 +5,7 @@
     python -m fststyle.export checkpoints/demo/model.safetensors --style udnie
     python -m fststyle.export checkpoints/demo/model.safetensors --spatial   # per-pixel mixing
     python -m fststyle.export checkpoints/demo/model.safetensors --int8    # exports/demo-int8.onnx
+    python -m fststyle.export checkpoints/demo/model.safetensors --run checkpoints/demo  # + tracker
 
 Inputs: `image` float32 (B, 3, H, W) RGB in [0, 1] and `style_weights` float32 (B, N), a
 one-hot row picks a style and a convex row mixes them (B, H, W dynamic); with --style NAME the
@@ -72,6 +73,9 @@ def parse_args(argv):
     p.add_argument("--style-files", nargs="+", type=Path, metavar="IMAGE",
                    help="--int8's check: the style images, one per style in order, when the "
                         "recorded ones are not on this machine")
+    p.add_argument("--run", type=Path,
+                   help="a run folder: attach the written .onnx to its record (artifacts/) "
+                        "and its Neptune or MLflow run")
     return p.parse_args(argv)
 
 
@@ -86,6 +90,8 @@ def check_options(args, net) -> None:
     if args.int8 and args.fp16:
         raise ValueError("--int8 and --fp16 exclude each other: int8 is quantised from the "
                          "fp32 export")
+    if args.run is not None and not args.run.is_dir():
+        raise ValueError(f"--run: no run folder at {args.run}")
     if not (args.int8_min_psnr >= 0 and args.int8_max_increase >= 0):  # NaN too
         raise ValueError(f"--int8-min-psnr and --int8-max-increase must be >= 0, got "
                          f"{args.int8_min_psnr:g} and {args.int8_max_increase:g}")
@@ -113,6 +119,10 @@ def main(argv: list[str] | None = None) -> Path:
     styles = [args.style] if args.style else net.style_names
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, styles {styles}, {summary})",
           file=sys.stderr)
+    if args.run is not None:
+        from fststyle.tracking.artifacts import log_artifact_to_run
+
+        log_artifact_to_run(args.run, out)
     return out
 
 

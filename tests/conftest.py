@@ -1,9 +1,15 @@
 """Shared fixtures, the only place tests get them from: tiny generated style images, a folder
-of real bundled photos, one tiny trained model with its exports (trained once a session), and
-short video clips written with PyAV."""
+of real bundled photos, one tiny trained model with its exports (trained once a session),
+short video clips written with PyAV, and a local `mlflow server`."""
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +137,50 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     (d / "truncated.mov").write_bytes(mp4.read_bytes()[:600])
     return {"mp4": mp4, "gif": gif, "audio_only": audio_only, "empty": d / "empty.mp4",
             "corrupt": d / "corrupt.mkv", "truncated": d / "truncated.mov"}
+
+
+@pytest.fixture
+def no_tracking_env(monkeypatch, tmp_path):
+    """No user tracking settings leak in, no proxy gets between a test and 127.0.0.1, and the
+    working folder is tmp_path (stray ./mlruns or .neptune folders would land there)."""
+    for name in ["MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_TOKEN",
+                 "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "HTTP_PROXY",
+                 "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory) -> str:
+    """A real `mlflow server` on a free localhost port (sqlite store, artifacts proxied into a
+    temporary folder); yields its URL, and stops it (its whole process group) at the end."""
+    folder = tmp_path_factory.mktemp("mlflow_server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no job workers (7 processes) needed
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+         "--artifacts-destination", str(folder / "artifacts")],
+        cwd=folder, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=open(folder / "server.log", "w"))
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+    try:
+        deadline = time.monotonic() + 120  # a busy 2-core machine takes ~10 s
+        while True:
+            try:
+                direct.open(f"{url}/health", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mlflow server did not start: "
+                                       f"{(folder / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # a throwaway store: no need for a clean stop
+        server.wait()

@@ -1,7 +1,8 @@
-"""Distributed training on CPU (gloo, localhost only): DDP on one machine, two "nodes", and the
-streaming source split across ranks."""
+"""Distributed training on CPU (gloo, localhost only): DDP on one machine (rank 0 alone logging
+one MLflow run), two "nodes", and the streaming source split across ranks."""
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -12,10 +13,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from mlflow import MlflowClient
 from PIL import Image
 from pytorch_lightning import Callback
 
 import fststyle
+from fststyle.tracking.mlflow_client import local_store
 from fststyle.training.data import ContentDataModule
 
 from helpers import tiny_args
@@ -58,14 +61,20 @@ def test_ddp_two_ranks_read_different_photos_and_write_one_run(tmp_path, photo_d
     args = tiny_args(photo_dir, style_files, tmp_path, *DDP_ARGS, "--trainer.devices", "2",
                      "--trainer.max_steps", "4", "--trainer.val_check_interval", "2",
                      "--checkpoint_every_n_steps", "2", "--data.record_ids", "true",
-                     "--trainer.callbacks+=test_ddp.SaveNetState")
+                     "--trainer.callbacks+=test_ddp.SaveNetState", "--logger", "mlflow")
     res = subprocess.run(train_cmd(*args), cwd=tmp_path, env=clean_env(), timeout=300,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
-    (run,) = (tmp_path / "checkpoints").iterdir()  # one run folder: rank 1 used rank 0's name
+    store = {"mlflow.db", "mlartifacts"}  # the local MLflow store beside the run folders
+    # one run folder: rank 1 used rank 0's name
+    (run,) = [p for p in (tmp_path / "checkpoints").iterdir() if p.name not in store]
     assert sorted(p.name for p in run.glob("*.ckpt")) == ["last.ckpt", "step_000002.ckpt",
                                                               "step_000004.ckpt"]
     assert len(list(tmp_path.rglob("metrics.csv"))) == 1 and (run / "config.yaml").is_file()
+    (tracked,) = MlflowClient(local_store(run.parent)).search_runs(  # one MLflow run, rank 0's
+        [json.loads((run / "mlflow.json").read_text())["experiment_id"]])
+    assert tracked.info.status == "FINISHED" and tracked.data.tags["environment/world_size"] == "2"
+    assert "final/train/loss" in tracked.data.metrics
     assert not list(tmp_path.rglob("lightning_logs"))
     assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 4
     grid = Image.open(run / "samples" / "step_000002.png")  # all 4 held-out photos, not a share

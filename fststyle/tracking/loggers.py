@@ -1,7 +1,7 @@
 """The Lightning loggers a run writes to, built in one place, and the end of a run's record.
 
-Lightning and neptune are imported only where needed, so that fststyle works without neptune
-installed.
+Lightning, neptune and mlflow are imported only where needed, so that fststyle works without
+neptune or mlflow installed.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fststyle.runtime.atomic import atomic_path
+from fststyle.tracking.mlflow_client import mlflow_available
 from fststyle.tracking.record import ENVIRONMENT, FINAL_METRICS, environment, say
 
 if TYPE_CHECKING:
     from pytorch_lightning.loggers import Logger
 
-LOGGERS = ("auto", "neptune", "csv", "tensorboard")
+LOGGERS = ("auto", "neptune", "mlflow", "csv", "tensorboard")
 
 
 def neptune_available() -> bool:
@@ -30,11 +31,11 @@ def neptune_available() -> bool:
 
 def make_loggers(kind: str, run_dir: Path, run_name: str, config: dict | None = None,
                  neptune_mode: str | None = None, neptune_project: str | None = None,
-                 resume_step: int | None = None) -> list[Logger]:
+                 resume_step: int | None = None, mlflow_uri: str | None = None) -> list[Logger]:
     """The run's loggers; the CSV logger comes first so that its folder is the run folder.
 
     resume_step: the global step of the checkpoint a resumed run starts from; the local
-    metrics.csv keeps the rows before it.
+    metrics.csv keeps the rows before it, and the MLflow logger continues the same run.
     """
     from pytorch_lightning.loggers import TensorBoardLogger
 
@@ -50,6 +51,9 @@ def make_loggers(kind: str, run_dir: Path, run_name: str, config: dict | None = 
     elif kind == "neptune" and not neptune_available():
         raise ValueError("--logger neptune: the neptune package (1.x API) is not installed; "
                          "pip install 'neptune>=1.10,<2', or use --logger csv")
+    elif kind == "mlflow" and not mlflow_available():
+        raise ValueError("--logger mlflow: the mlflow package is not installed; "
+                         "pip install 'fststyle[mlflow]', or use --logger csv")
     loggers: list[Logger] = [RunCSVLogger(run_dir, resume_step)]
     if kind == "tensorboard":
         loggers.append(TensorBoardLogger(save_dir=run_dir, name="", version="tensorboard"))
@@ -57,6 +61,11 @@ def make_loggers(kind: str, run_dir: Path, run_name: str, config: dict | None = 
         from fststyle.tracking.neptune_logger import NeptuneLogger
 
         loggers.append(NeptuneLogger(run_dir, run_name, config, neptune_mode, neptune_project))
+    if kind == "mlflow":
+        from fststyle.tracking.mlflow_logger import MLflowLogger
+
+        loggers.append(MLflowLogger(run_dir, run_name, config, mlflow_uri,
+                                    resume=resume_step is not None))
     return loggers
 
 

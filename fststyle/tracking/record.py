@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 FINAL_METRICS = "final_metrics.json"  # the numbers at the end of training, {metric: value}
 ENVIRONMENT = "environment.json"  # git commit, versions, hardware: see environment()
 NEPTUNE_INFO = "neptune.json"  # how the run was tracked: mode, project, server run id
+MLFLOW_INFO = "mlflow.json"  # its MLflow run: tracking URI, experiment and run id
 GRID_PADDING = 2  # pixels around tiles in fststyle.core.images.sample_grid (make_grid's default)
 INT32 = 2**31  # Neptune integer fields are 32-bit
 

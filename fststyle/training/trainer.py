@@ -73,13 +73,17 @@ class TrainCLI(LightningCLI):
                             help="With the progress bar off: a line (step, loss, images/s, "
                                  "elapsed, ETA) every N steps")
         parser.add_argument("--logger", type=str, default="auto",
-                            help="Tracker beside the local CSV record: auto | neptune | csv | "
-                                 "tensorboard (auto: neptune when installed)")
+                            help="Tracker beside the local CSV record: auto | neptune | mlflow "
+                                 "| csv | tensorboard (auto: neptune when installed, else csv)")
         parser.add_argument("--neptune_mode", type=str | None, default=None,
                             help="async | offline | debug | sync (default: NEPTUNE_MODE, "
                                  "else async with NEPTUNE_API_TOKEN+NEPTUNE_PROJECT, else offline)")
         parser.add_argument("--neptune_project", type=str | None, default=None,
                             help="workspace/project (default: NEPTUNE_PROJECT)")
+        parser.add_argument("--mlflow_uri", type=str | None, default=None,
+                            help="MLflow server, e.g. http://host:5000 (default: "
+                                 "MLFLOW_TRACKING_URI, else the local store "
+                                 "checkpoints/mlflow.db)")
 
     def instantiate_trainer(self, **kwargs):
         cfg = self.config
@@ -102,7 +106,8 @@ class TrainCLI(LightningCLI):
             logger = make_loggers(cfg.logger, self.run_dir, self.run_name,
                                   config=self.config.as_dict(), neptune_mode=cfg.neptune_mode,
                                   neptune_project=cfg.neptune_project,
-                                  resume_step=checkpoint_step(self.ckpt_path))
+                                  resume_step=checkpoint_step(self.ckpt_path),
+                                  mlflow_uri=cfg.mlflow_uri)
         return super().instantiate_trainer(
             callbacks=callbacks, logger=logger,
             default_root_dir=str(self.run_dir), **kwargs)
