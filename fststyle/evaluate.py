@@ -62,7 +62,6 @@ from fststyle.evaluation.objective import (
     resolve_hparams,
 )
 from fststyle.evaluation.report import grid, markdown, write_report
-from fststyle.evaluation.temporal import MARGIN, clip_scores, temporal_scores
 from fststyle.evaluation.scoring import (
     evaluate_pairs,
     in_training_source,
@@ -71,6 +70,7 @@ from fststyle.evaluation.scoring import (
     pick_styles,
     training_files,
 )
+from fststyle.evaluation.temporal import MARGIN, clip_scores, temporal_scores
 from fststyle.runtime.imagefiles import demo_photos, list_images
 
 
