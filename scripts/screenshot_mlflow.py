@@ -96,8 +96,18 @@ def screenshot(url: str, experiment_id: str, runs: list, out: Path,
         page.wait_for_timeout(5000)  # the plots draw after their data arrives
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out), full_page=True)
+        right = panel_left(page)
         browser.close()
-    return shrink(out)
+    return shrink(out, right)
+
+
+def panel_left(page) -> int | None:
+    """The x where the assistant panel starts, if it is still open (then it is cropped off)."""
+    header = page.get_by_text("MLflow Assistant")
+    if not header.count() or not header.first.is_visible():
+        return None
+    box = header.first.bounding_box()
+    return None if box is None else max(1, int(box["x"]) - 24)
 
 
 def tidy(page) -> None:
@@ -121,10 +131,10 @@ def tidy(page) -> None:
             print(f"screenshot: skipped a tidying step ({str(e).splitlines()[0]})")
 
 
-def shrink(path: Path) -> Path:
-    """Crop to MAX_HEIGHT, scale to MAX_WIDTH, 256 colours: a small PNG for the docs."""
+def shrink(path: Path, right: int | None = None) -> Path:
+    """Crop to MAX_HEIGHT (and `right`), scale to MAX_WIDTH, 256 colours: a small PNG."""
     image = Image.open(path).convert("RGB")
-    image = image.crop((0, 0, image.width, min(image.height, MAX_HEIGHT)))
+    image = image.crop((0, 0, right or image.width, min(image.height, MAX_HEIGHT)))
     if image.width > MAX_WIDTH:
         image = image.resize((MAX_WIDTH, round(image.height * MAX_WIDTH / image.width)),
                              Image.LANCZOS)
