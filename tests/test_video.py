@@ -7,12 +7,14 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
 import av
 import numpy as np
 import pytest
 
 from fststyle.runtime import Stylizer
+from fststyle.runtime.overlap import overlapped
 from fststyle.runtime.video import FrameStyler, probe, read_frames
 from fststyle.stylize import cli, main
 
@@ -224,3 +226,45 @@ def test_bench_video_script(tiny_onnx, capsys):
                           "--threads", "1"])
     assert set(results["32x18"]) == {"stylize_frame", "video", "no network"}
     assert "ms/frame" in capsys.readouterr().out
+
+
+def test_overlap_keeps_order_and_bounds_what_is_in_flight():
+    """Memory stays flat whatever the clip's length: the decoder runs at most the queue's depth
+    (plus the item in each hand) ahead of the network, and the network ahead of the encoder."""
+    import time
+
+    from fststyle.runtime.overlap import overlapped
+
+    produced, worked, sunk, ahead = [0], [0], [], []
+
+    def frames():
+        for i in range(60):
+            produced[0] += 1
+            yield i
+
+    def work(i):
+        ahead.append(produced[0] - i)
+        time.sleep(0.002)
+        worked[0] += 1
+        return i * 10
+
+    def sink(x):
+        ahead.append(worked[0] - len(sunk))
+        time.sleep(0.004)  # the slowest stage: the queue before it fills
+        sunk.append(x)
+
+    overlapped(frames(), work, sink, depth=3)
+    assert sunk == [i * 10 for i in range(60)]
+    assert max(ahead) <= 3 + 2 and max(ahead) >= 3  # bounded, and the queues were used
+
+
+def test_overlap_raises_the_first_error_after_stopping_its_threads():
+    def work(i):
+        if i == 5:
+            raise ValueError("frame 5")
+        return i
+
+    before = threading.active_count()
+    with pytest.raises(ValueError, match="frame 5"):
+        overlapped(iter(range(100)), work, lambda x: None, depth=2)
+    assert threading.active_count() == before
