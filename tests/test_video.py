@@ -231,9 +231,6 @@ def test_bench_video_script(tiny_onnx, capsys):
 def test_overlap_keeps_order_and_bounds_what_is_in_flight():
     """Memory stays flat whatever the clip's length: the decoder runs at most the queue's depth
     (plus the item in each hand) ahead of the network, and the network ahead of the encoder."""
-    import time
-
-    from fststyle.runtime.overlap import overlapped
 
     produced, worked, sunk, ahead = [0], [0], [], []
 
