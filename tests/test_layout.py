@@ -27,8 +27,8 @@ TORCH = {"torch", "torchvision"}
 LIGHTNING = {"pytorch_lightning", "lightning", "lightning_fabric"}
 # The only modules that may import Lightning.
 LIGHTNING_ALLOWED = ("fststyle.training.", "fststyle.tracking.loggers",
-                     "fststyle.tracking.neptune_logger", "fststyle.tracking.mlflow_logger",
-                     "fststyle.tracking.run_record",
+                     "fststyle.tracking.tracker_logger", "fststyle.tracking.neptune_logger",
+                     "fststyle.tracking.mlflow_logger", "fststyle.tracking.run_record",
                      "fststyle.train")
 # Entry points that must start without torch: they only serve or run exported .onnx models.
 TORCH_FREE_ENTRY_POINTS = ["fststyle.serve"]

@@ -26,8 +26,6 @@ import logging
 from argparse import Namespace
 from pathlib import Path
 
-from pytorch_lightning.loggers import Logger
-from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from typing_extensions import override
 
@@ -48,52 +46,28 @@ from fststyle.tracking.record import (
     flatten,
     read_json,
     say,
-    split_grid,
-    style_names,
 )
+from fststyle.tracking.tracker_logger import TrackerLogger
 
 MAX_PARAM_LENGTH = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
 BATCH = 100  # params and tags per log_batch call (MAX_PARAMS_TAGS_PER_BATCH)
 
 
-class MLflowLogger(Logger):
+class MLflowLogger(TrackerLogger):
     """Lightning logger for one MLflow run; rank 0 only. The run starts on first use."""
 
     def __init__(self, run_dir: str | Path, run_name: str, config: dict | None = None,
                  uri: str | None = None, resume: bool = False,
                  probe_timeout: float = PROBE_TIMEOUT_S):
-        super().__init__()
-        self._run_dir, self._run_name, self._config = Path(run_dir), run_name, config
+        super().__init__(run_dir, run_name, config, probe_timeout)
         self.tracking_uri, self._remote = resolve_uri(uri, self._run_dir.parent)
-        self._resume, self._probe_timeout = resume, probe_timeout
-        self._client, self.run_id, self._closed = None, None, False
+        self._resume, self.run_id, self._closed = resume, None, False
         self._last_step = 0  # final/<metric> is logged at the last step seen
-
-    @property
-    @override
-    def name(self) -> str:
-        return self._run_name
 
     @property
     @override
     def version(self) -> str:
         return "mlflow"
-
-    @property
-    @override
-    def save_dir(self) -> str:  # LightningCLI saves config.yaml here when this logger is first
-        return str(self._run_dir)
-
-    log_dir = save_dir
-
-    @property
-    @rank_zero_experiment
-    def experiment(self):
-        """The MlflowClient of the run, started on first use (rank 0; other ranks get a no-op
-        stand-in)."""
-        if self._client is None:
-            self._client = self._start()
-        return self._client
 
     def _start(self):
         from mlflow import MlflowClient
@@ -157,10 +131,9 @@ class MLflowLogger(Logger):
     @override
     @rank_zero_only
     def log_hyperparams(self, params: dict | Namespace, *args, **kwargs) -> None:
-        client = self.experiment
-        if self._config is None:  # the full run config, when given, already holds these
-            params = vars(params) if isinstance(params, Namespace) else dict(params)
-            self._log_params(client, self.run_id, flatten(params),
+        client, options = self.experiment, self._options(params)
+        if options is not None:
+            self._log_params(client, self.run_id, flatten(options),
                              client.get_run(self.run_id).data.params)
 
     @override
@@ -176,14 +149,8 @@ class MLflowLogger(Logger):
         client.log_batch(self.run_id, metrics=[Metric(k, float(v), stamp, step or 0)
                                                for k, v in numbers.items()])
 
-    @rank_zero_only
-    def log_image(self, key: str, image, step: int | None = None) -> None:
-        """A sample grid (PIL) -> one image series per style, key/<style>; key/all when the
-        grid cannot be cut per style."""
-        names = style_names(self._config)
-        parts = split_grid(image, len(names)) if names else None
-        for name, part in zip(names, parts) if parts else [("all", image)]:
-            self.experiment.log_image(self.run_id, part, key=f"{key}/{name}", step=step or 0)
+    def _log_image_part(self, key: str, image, step: int | None) -> None:
+        self.experiment.log_image(self.run_id, image, key=key, step=step or 0)
 
     @rank_zero_only
     def log_final(self, summary: dict[str, float]) -> None:
@@ -202,13 +169,13 @@ class MLflowLogger(Logger):
     def finalize(self, status: str) -> None:
         # After a successful fit the run stays open: train.main logs the last grid, the final
         # numbers and the model, then log_run_end closes it. Failures close it now.
-        if self._client is not None and status != "success":
+        if self._handle is not None and status != "success":
             self.close("FAILED" if status == "failed" else "KILLED")
 
     @rank_zero_only
     def close(self, status: str = "FINISHED") -> None:
         """End the run with `status` (FINISHED, FAILED or KILLED)."""
-        if self._client is None or self._closed:
+        if self._handle is None or self._closed:
             return
-        self._client.set_terminated(self.run_id, status=status)
+        self._handle.set_terminated(self.run_id, status=status)
         self._closed = True

@@ -29,8 +29,6 @@ import warnings
 from argparse import Namespace
 from pathlib import Path
 
-from pytorch_lightning.loggers import Logger
-from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from typing_extensions import override
 
@@ -46,56 +44,33 @@ from fststyle.tracking.neptune_client import (
     set_data_dir,
     upload_copy,
 )
-from fststyle.tracking.record import (
-    NEPTUNE_INFO,
-    environment,
-    flatten,
-    run_tags,
-    say,
-    split_grid,
-    style_names,
-)
+from fststyle.tracking.record import NEPTUNE_INFO, environment, flatten, run_tags, say
+from fststyle.tracking.tracker_logger import TrackerLogger
 
 # CPU-only machines: the client's hardware monitor says it cannot find NVML, harmlessly.
 warnings.filterwarnings("ignore", message=".*NVML Shared Library Not Found.*")
 
-class NeptuneLogger(Logger):
+class NeptuneLogger(TrackerLogger):
     """Lightning logger for one Neptune run; rank 0 only. The run starts on first use."""
 
     def __init__(self, run_dir: str | Path, run_name: str, config: dict | None = None,
                  mode: str | None = None, project: str | None = None,
                  probe_timeout: float = PROBE_TIMEOUT_S, **init_run_kwargs):
-        super().__init__()
-        self._run_dir, self._run_name, self._config = Path(run_dir), run_name, config
+        super().__init__(run_dir, run_name, config, probe_timeout)
         self._project = project or os.environ.get("NEPTUNE_PROJECT")
         self.mode = resolve_mode(mode, self._project)  # fail before any training
-        self._probe_timeout, self._init_run_kwargs = probe_timeout, init_run_kwargs
-        self._run, self._stopped, self._previous_data_dir = None, False, None
+        self._init_run_kwargs = init_run_kwargs
+        self._stopped, self._previous_data_dir = False, None
 
     @property
-    @override
-    def name(self) -> str:
-        return self._run_name
+    def _run(self):
+        """The neptune Run, or None before the first use."""
+        return self._handle
 
     @property
     @override
     def version(self) -> str:
         return self.mode
-
-    @property
-    @override
-    def save_dir(self) -> str:  # LightningCLI saves config.yaml here when this logger is first
-        return str(self._run_dir)
-
-    log_dir = save_dir
-
-    @property
-    @rank_zero_experiment
-    def experiment(self):
-        """The neptune Run, started on first use (rank 0; other ranks get a no-op stand-in)."""
-        if self._run is None:
-            self._run = self._start()
-        return self._run
 
     def _start(self):
         url = api_url(os.environ["NEPTUNE_API_TOKEN"]) if self.mode in ("async", "sync") else None
@@ -144,11 +119,9 @@ class NeptuneLogger(Logger):
     @override
     @rank_zero_only
     def log_hyperparams(self, params: dict | Namespace, *args, **kwargs) -> None:
-        run = self.experiment
-        if self._config is None:  # the full run config, when given, already holds these
-            params = vars(params) if isinstance(params, Namespace) else dict(params)
-            for key, value in flatten(params, "parameters/").items():
-                run[key] = value
+        run, options = self.experiment, self._options(params)
+        for key, value in flatten(options or {}, "parameters/").items():
+            run[key] = value
 
     @override
     @rank_zero_only
@@ -157,16 +130,10 @@ class NeptuneLogger(Logger):
         for key, value in metrics.items():
             run[neptune_key(key)].append(float(value), step=step)
 
-    @rank_zero_only
-    def log_image(self, key: str, image, step: int | None = None) -> None:
-        """A sample grid (PIL) -> one image series per style, key/<style>; key/all when the
-        grid cannot be cut per style."""
+    def _log_image_part(self, key: str, image, step: int | None) -> None:
         from neptune.types import File
 
-        names = style_names(self._config)
-        parts = split_grid(image, len(names)) if names else None
-        for name, part in zip(names, parts) if parts else [("all", image)]:
-            self.experiment[f"{key}/{name}"].append(File.as_image(part), step=step)
+        self.experiment[key].append(File.as_image(image), step=step)
 
     @rank_zero_only
     def log_final(self, summary: dict[str, float]) -> None:
