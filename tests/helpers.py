@@ -11,6 +11,16 @@ from PIL import Image
 
 SCRIPTS = Path(__file__).parents[1] / "scripts"
 
+# Prepended to a `python -c` script: any import of torch or Lightning fails in that interpreter.
+BLOCK_TORCH = """
+import sys
+class RefuseTorch:  # a meta-path hook
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "pytorch_lightning", "lightning"):
+            raise ImportError(f"refused: {name}")
+sys.meta_path.insert(0, RefuseTorch())
+"""
+
 
 def stripes(size: int = 96, period: int = 8) -> Image.Image:
     x = np.arange(size)[None, :].repeat(size, 0)

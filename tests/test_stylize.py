@@ -11,6 +11,8 @@ from PIL import Image
 from fststyle.runtime import RGB_TO_YCBCR, Stylizer
 from fststyle.stylize import cli, main
 
+from helpers import BLOCK_TORCH
+
 
 @pytest.fixture(params=["onnx", "safetensors"])
 def model(request, tiny_model, tiny_onnx):
@@ -128,15 +130,6 @@ def test_a_bad_file_in_a_folder_is_reported_and_skipped(model, inputs, tmp_path,
     assert "corrupt.jpg" in capsys.readouterr().err
     assert sorted(p.name for p in out.rglob("*.*")) == ["gray.png", "photo.jpg", "rgba.png"]
 
-
-BLOCK_TORCH = """
-import sys
-class RefuseTorch:  # a meta-path hook: any import of torch or Lightning fails
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "pytorch_lightning", "lightning"):
-            raise ImportError(f"refused: {name}")
-sys.meta_path.insert(0, RefuseTorch())
-"""
 
 TORCH_FREE_RUN = BLOCK_TORCH + """
 import numpy as np

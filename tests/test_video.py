@@ -18,7 +18,7 @@ from fststyle.runtime.overlap import overlapped
 from fststyle.runtime.video import FrameStyler, probe, read_frames
 from fststyle.stylize import cli, main
 
-from helpers import load_script
+from helpers import BLOCK_TORCH, load_script
 
 
 def streams(path) -> dict:
@@ -195,13 +195,7 @@ def test_a_failure_midway_leaves_no_file_and_no_thread(tiny_onnx, clips, tmp_pat
     assert leftovers(tmp_path) == [] and threading.active_count() == threads
 
 
-TORCH_FREE = """
-import sys
-class RefuseTorch:  # a meta-path hook: any import of torch or Lightning fails
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "pytorch_lightning", "lightning"):
-            raise ImportError(f"refused: {name}")
-sys.meta_path.insert(0, RefuseTorch())
+TORCH_FREE = BLOCK_TORCH + """
 from fststyle.runtime import Stylizer
 from fststyle.runtime.video import probe, read_frames
 model, clip, out = sys.argv[1:]
