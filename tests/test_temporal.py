@@ -114,9 +114,10 @@ class Noisy:
     def __init__(self, sigma: float):
         self.sigma, self.rng = sigma, np.random.default_rng(0)
 
-    def stylize_frame(self, frame, style):
-        noise = self.rng.normal(0, self.sigma * 255, frame.shape)
-        return np.clip(frame + noise, 0, 255).round().astype(np.uint8)
+    def stylize_frames(self, frames, style):
+        for frame in frames:
+            noise = self.rng.normal(0, self.sigma * 255, frame.shape)
+            yield np.clip(frame + noise, 0, 255).round().astype(np.uint8)
 
 
 def test_flicker_measure_ranks_a_network_that_adds_frame_noise_above_one_that_does_not():

@@ -88,10 +88,11 @@ def from_frame(frame: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float() / 255
 
 
-def stylize_frames(stylizer, frames: torch.Tensor, style) -> torch.Tensor:
-    """(T, 3, H, W) -> (T, 3, H, W): every frame through `stylizer.stylize_frame`, the video
-    path (uint8 in and out), so the measure sees what a stylized video holds."""
-    return torch.stack([from_frame(stylizer.stylize_frame(to_frame(f), style)) for f in frames])
+def stylize_clip(stylizer, frames: torch.Tensor, style) -> torch.Tensor:
+    """(T, 3, H, W) -> (T, 3, H, W) through `stylizer.stylize_frames`, the video path (uint8 in
+    and out), so the measure sees what a stylized video holds."""
+    outputs = stylizer.stylize_frames((to_frame(f) for f in frames), style)
+    return torch.stack([from_frame(o) for o in outputs])
 
 
 def temporal_scores(stylizer, styles: list[str], photos: list[torch.Tensor],
@@ -102,7 +103,7 @@ def temporal_scores(stylizer, styles: list[str], photos: list[torch.Tensor],
              enumerate((p, m) for p in photos for m in MOTIONS)]
     scores = {}
     for style in styles:
-        outputs = [stylize_frames(stylizer, c.frames, style) for c in clips]  # (T, 3, S, S)
+        outputs = [stylize_clip(stylizer, c.frames, style) for c in clips]  # (T, 3, S, S)
         scores[style] = {"network": _mean(warping_error(o, c.steps)
                                           for o, c in zip(outputs, clips)),
                          "floor": _mean(stable_floor(o[0], c) for o, c in zip(outputs, clips))}
@@ -116,7 +117,7 @@ def clip_scores(stylizer, styles: list[str], frames: list[np.ndarray]) -> dict:
     each style's output (motion unknown, so the scene's motion counts too)."""
     clip = torch.stack([from_frame(f) for f in frames])  # (T, 3, H, W)
     return {"input": frame_difference(clip), "frames": len(frames),
-            "styles": {s: frame_difference(stylize_frames(stylizer, clip, s)) for s in styles}}
+            "styles": {s: frame_difference(stylize_clip(stylizer, clip, s)) for s in styles}}
 
 
 def _mean(values) -> float:
