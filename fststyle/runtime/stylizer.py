@@ -178,15 +178,20 @@ class Stylizer:
         array = self._as_array(image, max_size)  # (H, W, 3) uint8
         buffers = FrameBuffers(*array.shape[:2], self.min_size)  # this call's own: thread-safe
         if mask is not None:
-            if not self.spatial:
-                raise ValueError("a style mask needs per-pixel style weights: export the model "
-                                 "with `python -m fststyle.export MODEL --spatial`")
-            size = (array.shape[1], array.shape[0])
-            weights = buffers.pad_weights(mask_weights(mask, style, self.styles, size))
-        elif self.spatial:
-            weights = weights[:, None, None]  # (N, 1, 1): one mix everywhere
-        out = self._stylize_array(array, weights[None], buffers, preserve_color)
+            weights = self._mask_weights(mask, style, buffers)  # (1, N, H', W')
+        else:  # (1, N), or (1, N, 1, 1) for a spatial export: one mix everywhere
+            weights = weights[None, :, None, None] if self.spatial else weights[None]
+        out = self._stylize_array(array, weights, buffers, preserve_color)
         return out if isinstance(image, np.ndarray) else Image.fromarray(out)
+
+    def _mask_weights(self, mask, style, buffers: FrameBuffers) -> np.ndarray:
+        """A style mask's per-pixel (1, N, H', W') style_weights for `buffers`' frame size,
+        padded like the image; a one-line ValueError for a model without --spatial."""
+        if not self.spatial:
+            raise ValueError("a style mask needs per-pixel style weights: export the model "
+                             "with `python -m fststyle.export MODEL --spatial`")
+        height, width = buffers.size
+        return buffers.pad_weights(mask_weights(mask, style, self.styles, (width, height)))[None]
 
     def stylize_frame(self, frame: np.ndarray, style=None,
                       out: np.ndarray | None = None) -> np.ndarray:

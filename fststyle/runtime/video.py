@@ -26,7 +26,6 @@ import numpy as np
 
 from fststyle.runtime.atomic import atomic_path
 from fststyle.runtime.frames import FrameBuffers, check_frame, scaled_size
-from fststyle.runtime.masks import mask_weights
 from fststyle.runtime.overlap import overlapped
 from fststyle.runtime.video_encode import (
     FORMATS,
@@ -153,27 +152,22 @@ class FrameStyler:
     the style weights (a mask's per-pixel ones too) are made once per frame size."""
 
     def __init__(self, stylizer, style=None, preserve_color: bool = False, mask=None):
-        if mask is not None and not stylizer.spatial:
-            raise ValueError("a style mask needs per-pixel style weights: export the model "
-                             "with `python -m fststyle.export MODEL --spatial`")
         self.stylizer, self.style, self.preserve, self.mask = stylizer, style, preserve_color, mask
         self.buffers = self.weights = None
-        if mask is None:
-            stylizer._row(style)  # a bad style fails here, before any frame is read
-        else:
-            mask_weights(mask, style, stylizer.styles, (2, 2))
+        self._weights(FrameBuffers(2, 2, stylizer.min_size))  # a bad style or mask fails now
+
+    def _weights(self, buffers: FrameBuffers) -> np.ndarray:
+        """(1, N) or (1, N, 1, 1) for a style, (1, N, H', W') for a mask at buffers' size."""
+        if self.mask is None:
+            return self.stylizer._row(self.style)
+        return self.stylizer._mask_weights(self.mask, self.style, buffers)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """uint8 (H, W, 3) -> a new uint8 (H, W, 3) (callers may keep it)."""
         check_frame(frame)
         if self.buffers is None or self.buffers.size != frame.shape[:2]:
             self.buffers = FrameBuffers(*frame.shape[:2], self.stylizer.min_size)
-            if self.mask is None:
-                self.weights = self.stylizer._row(self.style)  # (1, N) or (1, N, 1, 1)
-            else:
-                size = (frame.shape[1], frame.shape[0])
-                per_pixel = mask_weights(self.mask, self.style, self.stylizer.styles, size)
-                self.weights = self.buffers.pad_weights(per_pixel)[None]  # (1, N, H', W')
+            self.weights = self._weights(self.buffers)
         return self.stylizer._stylize_array(frame, self.weights, self.buffers, self.preserve)
 
 
