@@ -132,13 +132,18 @@ def check_args(args) -> None:
         raise ValueError(f"--teacher-cache: {args.teacher_cache} is a file, not a folder")
 
 
-def load_contents(args) -> list[tuple[Path, torch.Tensor]]:
-    """(file, (1, 3, H, W) in [0, 1]) per content photo, resized (and cropped) as asked."""
+def content_files(args) -> list[Path]:
+    """The content photos: --content's images (default: the bundled held-out), --max-images."""
     files = demo_photos("heldout") if args.content is None else list_images(args.content)
     if not files:
         raise ValueError(f"--content: no images in {args.content}")
+    return files[: args.max_images]
+
+
+def load_contents(args) -> list[tuple[Path, torch.Tensor]]:
+    """(file, (1, 3, H, W) in [0, 1]) per content photo, resized (and cropped) as asked."""
     contents = []
-    for f in files[: args.max_images]:
+    for f in content_files(args):
         image = load_image(f, args.size)  # (3, H, W)
         if args.center_crop:
             top, left = (image.shape[1] - args.size) // 2, (image.shape[2] - args.size) // 2
@@ -151,9 +156,8 @@ def flicker(args, stylizer, styles: list[str]) -> dict:
     """The report's "temporal" and "video" entries, as asked for."""
     found = {}
     if args.temporal:
-        files = demo_photos("heldout") if args.content is None else list_images(args.content)
         # Larger than the clip: the moving window stays inside the photo.
-        photos = [load_image(f, round(args.size * MARGIN)) for f in files[: args.max_images]]
+        photos = [load_image(f, round(args.size * MARGIN)) for f in content_files(args)]
         found["temporal"] = temporal_scores(stylizer, styles, photos, args.size)
     if args.video is not None:
         from fststyle.runtime.video import read_frames
