@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> Path:
     """Export, check against PyTorch (and with --int8 quantise and check against fp32), then
     write; return the written path."""
     args = parse_args(argv)
+    if args.out is not None and args.out.resolve() == args.model.resolve():
+        raise ValueError(f"--out {args.out} is the model being exported; give another file")
     net = load_model(args.model)
     check_options(args, net)
     out = args.out or default_out(args.model, args.fp16, args.style, args.spatial, args.int8)

@@ -49,6 +49,7 @@ def plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
             if len(inputs) != 1 or inputs[0].suffix.lower() not in suffixes:
                 raise ValueError(f"--out {out} is {kind} file name, but the inputs are not "
                                  f"one {kind[kind.index(' ') + 1:]} file; give a folder")
+            refuse_overwriting_inputs([(inputs[0], out)])
             return [(inputs[0], out)]
     pairs = []
     for path in inputs:
@@ -63,7 +64,18 @@ def plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
     if len(set(targets)) != len(targets):
         clash = next(t for t in targets if targets.count(t) > 1)
         raise ValueError(f"two inputs would both be written to {clash}; run them separately")
+    refuse_overwriting_inputs(pairs)
     return pairs
+
+
+def refuse_overwriting_inputs(pairs: list[tuple[Path, Path]]) -> None:
+    """An output that resolves to one of the inputs (--out onto the photo, or onto the folder
+    that holds them) is refused before anything is read: the user's files are never replaced."""
+    sources = {src.resolve() for src, _ in pairs}
+    for src, dst in pairs:
+        if dst.resolve() in sources:
+            raise ValueError(f"--out {dst} is one of the inputs; it would be overwritten: "
+                             "give another file or folder")
 
 
 def parse_args(argv):

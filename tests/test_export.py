@@ -147,3 +147,12 @@ def test_bench_inference_script(tiny_model, tmp_path):
     assert {(r["backend"], r["size"]) for r in rows} >= {(b, s) for b in backends
                                                        for s in ("32x24", "19x17")}
     assert all(r["ms"] > 0 and r["fps"] > 0 for r in rows)
+
+
+def test_out_onto_the_model_itself_is_refused(tiny_onnx, capsys):
+    before = tiny_onnx.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        export.cli([str(tiny_onnx), "--out", str(tiny_onnx)])
+    assert exit_info.value.code == 2
+    assert "is the model being exported" in capsys.readouterr().err
+    assert tiny_onnx.read_bytes() == before

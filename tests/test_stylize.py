@@ -166,3 +166,17 @@ def test_runtime_and_onnx_cli_run_with_torch_blocked(tiny_onnx, inputs, tmp_path
 def test_runtime_rejects_bad_arguments(tiny_onnx, image, style, message):
     with pytest.raises(ValueError, match=message):
         Stylizer(tiny_onnx).stylize(image, style)
+
+
+@pytest.mark.parametrize("onto", ["file", "folder"])
+def test_out_onto_an_input_is_refused_and_the_input_kept(tiny_onnx, inputs, tmp_path, capsys,
+                                                         onto):
+    photo = inputs / "photo.jpg"
+    before = {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()}
+    source, out = (photo, photo) if onto == "file" else (inputs, inputs)
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["--model", str(tiny_onnx), "--style", "0", str(source), "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is one of the inputs" in err[0], err
+    assert {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()} == before
