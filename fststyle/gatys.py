@@ -89,6 +89,8 @@ def check_args(args) -> None:
         raise ValueError(f"--size must be >= 16 and --steps >= 1, got {args.size}, {args.steps}")
     if not args.content.is_file():
         raise ValueError(f"--content: no file at {args.content}")
+    if args.out.resolve() == args.content.resolve():
+        raise ValueError(f"--out {args.out} is the --content photo; it would be overwritten")
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:

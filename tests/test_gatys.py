@@ -126,3 +126,14 @@ def test_style_files_need_model(tmp_path, style_files):
     with pytest.raises(ValueError, match="--style-files goes with --model"):
         gatys.main(["--content", str(PHOTO), "--style", str(style_files[0]), "--out",
                    str(tmp_path / "x.png"), "--style-files", str(style_files[0])])
+
+
+def test_out_onto_the_content_photo_is_refused(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(PHOTO.read_bytes())
+    with pytest.raises(SystemExit) as exit_info:
+        gatys.cli(["--content", str(photo), "--style", "udnie", "--out", str(photo),
+                   "--steps", "1"])
+    assert exit_info.value.code == 2
+    assert "is the --content photo" in capsys.readouterr().err
+    assert photo.read_bytes() == PHOTO.read_bytes()
