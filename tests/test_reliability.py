@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,11 +83,11 @@ def test_unreadable_style_image_names_the_file(tmp_path, photo_dir, style_files)
     assert res.stderr.strip().splitlines()[-1].startswith("fststyle.train: error:")
 
 
-def _start(tmp_path, photo_dir, style_files, *extra):
+def _start(tmp_path, photo_dir, style_files, *extra, env=None):
     args = tiny_args(photo_dir, style_files, tmp_path, "--run_name", "job",
                      "--trainer.log_every_n_steps", "1", *extra)
     return subprocess.Popen([sys.executable, "-m", "fststyle.train", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _wait_for(path, proc, timeout=240):
@@ -104,19 +105,19 @@ def _logged(path, step: int) -> bool:
 
 def test_sigkill_then_resume_continues_the_logged_steps(tmp_path, photo_dir, style_files):
     run = tmp_path / "checkpoints/job"
+    # The process kills itself with SIGKILL as step 10 starts (tests/kill_callback.py): steps
+    # 0-9 are done, the last checkpoint (every 3 steps) holds global step 9.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     proc = _start(tmp_path, photo_dir, style_files, "--trainer.max_steps", "400",
-                  "--checkpoint_every_n_steps", "3")
-    _wait_for(run / "step_000009.ckpt", proc)  # by then last.ckpt holds step 6 or later
-    # Lightning logs a step's metrics after the checkpoint callbacks have run, so a kill in
-    # the milliseconds between step 9's last.ckpt and step 8's metrics row loses that one row
-    # (docs/troubleshooting.md); kill once the row is written, as almost every kill lands.
-    deadline = time.time() + 60
-    while not _logged(run / "metrics.csv", 8) and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)  # no chance to clean up, as with an OOM kill
-    proc.wait()
+                  "--checkpoint_every_n_steps", "3",
+                  "--trainer.callbacks+=kill_callback.KillAtStep",
+                  "--trainer.callbacks.step", "10", env=env)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, err[-3000:]
+    assert _logged(run / "metrics.csv", 8) and not _logged(run / "metrics.csv", 10)
     resumed_from = torch.load(run / "last.ckpt", weights_only=True)["global_step"]
-    assert resumed_from >= 6
+    assert resumed_from == 9
     main(tiny_args(photo_dir, style_files, tmp_path, "--run_name", "job",
                    "--trainer.log_every_n_steps", "1", "--ckpt_path", "last",
                    "--trainer.max_steps", str(resumed_from + 4)))
