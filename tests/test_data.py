@@ -40,6 +40,19 @@ def test_folder_source_reads_recursively_and_converts_modes(tmp_path):
     assert len(dm.train_set) == 4  # the .txt file is not an image
 
 
+def test_a_folder_holding_the_held_out_photos_trains_without_them(tmp_path):
+    import shutil
+
+    held = demo_photos("heldout")
+    for photo in [*demo_photos("train")[:3], *held]:
+        shutil.copy(photo, tmp_path / f"copy_{photo.name}")  # renamed: matched by bytes
+    dm = ContentDataModule(source=str(tmp_path), image_size=24, batch_size=2, num_workers=0)
+    with pytest.warns(UserWarning, match=f"left out {len(held)} held-out photo"):
+        dm.setup("fit")
+    assert sorted(f.name for f in dm.train_set.files) == sorted(
+        f"copy_{p.name}" for p in demo_photos("train")[:3])
+
+
 def _parquet_dataset(tmp_path, n: int = 6):
     import datasets
 

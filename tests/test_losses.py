@@ -86,6 +86,23 @@ def test_perceptual_loss_terms_add_up_and_content_is_zero_on_itself():
     torch.testing.assert_close(terms["style"], terms["style/relu1_1"] + terms["style/relu3_1"])
 
 
+def test_identity_row_has_no_style_term_and_the_pixel_term_known():
+    loss = make_loss(identity_weight=4.0, tv_weight=0.0)
+    loss.set_style_targets([torch.rand(1, 3, 32, 32), None])  # style 1: identity
+    photo = torch.rand(2, 3, 32, 32)
+    total, terms = loss(photo, photo, torch.tensor([1, 1]))
+    assert total.item() == 0.0  # the photo itself is the identity row's optimum
+    shifted = (photo + 0.1).clamp(0, 1)
+    total, terms = loss(shifted, photo, torch.tensor([0, 1]))
+    # Only the second sample is an identity sample: its MSE, over the batch of 2, times 4.
+    mse = (shifted[1] - photo[1]).pow(2).mean()
+    torch.testing.assert_close(terms["identity"], 4.0 * mse / 2)
+    style_only_first = loss(shifted[:1], photo[:1], torch.tensor([0]))[1]["style"]
+    torch.testing.assert_close(terms["style"], style_only_first / 2)
+    torch.testing.assert_close(total, terms["content"] + terms["style"] + terms["tv"]
+                               + terms["identity"])
+
+
 def test_style_coefficients_scale_each_style():
     loss = make_loss(style_coefficients=[1.0, 0.0])
     loss.set_style_targets([torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)])

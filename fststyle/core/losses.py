@@ -50,6 +50,11 @@ class LossDefaults:
     style_coefficients: list[float] | None = None  # per-style multipliers; None: 1 each
     vgg_weights: str = "caffe"  # the original VGG19 Gatys et al. used (fststyle.core.vgg)
     vgg_pooling: str = "max"
+    # The identity row (a style named `identity`, no painting) has the content term and this
+    # times the pixel MSE to the photo instead of a style term: relu4_2 alone leaves colours
+    # and fine detail free, so "strength 0" would not be the photo. 50: a pixel MSE of 0.004
+    # (24 dB PSNR) costs 0.2, about what the content term costs a stylized photo.
+    identity_weight: float = 50.0
 
 
 DEFAULTS = LossDefaults()
@@ -128,7 +133,8 @@ class PerceptualLoss(nn.Module):
     def __init__(self, vgg: VGGFeatures, content_layers: dict[str, float],
                  style_layers: dict[str, float], content_weight: float, style_weight: float,
                  tv_weight: float, num_styles: int, style_coefficients: list[float] | None = None,
-                 loss_normalization: str = DEFAULTS.loss_normalization):
+                 loss_normalization: str = DEFAULTS.loss_normalization,
+                 identity_weight: float = DEFAULTS.identity_weight):
         super().__init__()
         if loss_normalization not in LOSS_NORMALIZATIONS:
             raise ValueError(f"--model.loss_normalization must be one of "
@@ -136,7 +142,7 @@ class PerceptualLoss(nn.Module):
         _check_layers(content_layers, "content_layers", vgg.arch)
         _check_layers(style_layers, "style_layers", vgg.arch)
         for name, value in (("content_weight", content_weight), ("style_weight", style_weight),
-                            ("tv_weight", tv_weight)):
+                            ("tv_weight", tv_weight), ("identity_weight", identity_weight)):
             if value < 0:
                 raise ValueError(f"--model.{name} must be >= 0, got {value}")
         coefficients = style_coefficients or [1.0] * num_styles
@@ -147,7 +153,10 @@ class PerceptualLoss(nn.Module):
         self.content_layers, self.style_layers = dict(content_layers), dict(style_layers)
         self.content_weight, self.style_weight = content_weight, style_weight
         self.tv_weight, self.loss_normalization = tv_weight, loss_normalization
+        self.identity_weight = identity_weight
         self.register_buffer("style_coefficients", torch.tensor(coefficients))
+        # (N,) True for identity rows (no painting); set by set_style_targets.
+        self.register_buffer("identity", torch.zeros(num_styles, dtype=torch.bool))
         for name in style_layers:
             c = vgg.convs[vgg.names.index(name)].out_channels
             self.register_buffer(f"gram_{name}", torch.zeros(num_styles, c, c))
@@ -160,9 +169,13 @@ class PerceptualLoss(nn.Module):
                    d.tv_weight, num_styles, loss_normalization=d.loss_normalization)
 
     @torch.no_grad()
-    def set_style_targets(self, style_images: list[torch.Tensor]) -> None:
-        """One (1, 3, H, W) image in [0, 1] per style; sizes may differ."""
+    def set_style_targets(self, style_images: list[torch.Tensor | None]) -> None:
+        """One (1, 3, H, W) image in [0, 1] per style (sizes may differ), or None for an
+        identity row: no Gram targets, the pixel term instead of the style term."""
         for i, image in enumerate(style_images):
+            self.identity[i] = image is None
+            if image is None:
+                continue
             feats = self.vgg(image.to(self.style_coefficients.device), set(self.style_layers))
             for name, f in feats.items():
                 getattr(self, f"gram_{name}")[i] = gram_matrix(f)[0]  # (C, C)
@@ -185,7 +198,7 @@ class PerceptualLoss(nn.Module):
         if content_feats is None:
             content_feats = self.content_features(content)
         feats = self.vgg(output, set(self.content_layers) | set(self.style_layers))
-        return self.objective(output, feats, content_feats, style)
+        return self.objective(output, feats, content_feats, style, content)
 
     def plain_forward(self, vgg_full: VGGFeatures, output: torch.Tensor,
                       content: torch.Tensor, style: torch.Tensor):
@@ -195,16 +208,18 @@ class PerceptualLoss(nn.Module):
         layers = set(self.content_layers) | set(self.style_layers)
         feats = vgg_full(output, layers, stop_at=vgg_full.names[-1])
         content_feats = vgg_full(content, layers, stop_at=vgg_full.names[-1])
-        return self.objective(output, feats, content_feats, style)
+        return self.objective(output, feats, content_feats, style, content)
 
     def objective(self, output: torch.Tensor, feats: dict, content_feats: dict,
-                  style: torch.Tensor):
-        """Weighted terms from VGG features of the output and of the content."""
+                  style: torch.Tensor, content: torch.Tensor | None = None):
+        """Weighted terms from VGG features of the output and of the content (and, for
+        identity rows, the content image itself)."""
         terms, relative = {}, self.loss_normalization == "target"
         content_term = sum(w * content_loss(feats[n], content_feats[n], relative)
                            for n, w in self.content_layers.items())
         terms["content"] = self.content_weight * content_term
-        coeff = self.style_coefficients[style]  # (B,) per-style multipliers
+        identity = self.identity[style]  # (B,) bool
+        coeff = torch.where(identity, 0.0, self.style_coefficients[style])  # (B,) multipliers
         for name, w in self.style_layers.items():
             per_sample = style_loss(gram_matrix(feats[name]), self.target_gram(name, style),
                                     relative)  # (B,)
@@ -212,6 +227,10 @@ class PerceptualLoss(nn.Module):
         terms["style"] = sum(terms[f"style/{n}"] for n in self.style_layers)
         terms["tv"] = self.tv_weight * total_variation(output.float())
         total = terms["content"] + terms["style"] + terms["tv"]
+        if self.identity.any():
+            pixel = (output.float() - content.float()).pow(2).flatten(1).mean(1)  # (B,)
+            terms["identity"] = self.identity_weight * (identity * pixel).mean()
+            total = total + terms["identity"]
         return total, terms
 
 
@@ -220,17 +239,19 @@ def build_objective(style_files: list, style_size: int, content_layers: dict[str
                     tv_weight: float, style_coefficients: list[float] | None, vgg_weights: str,
                     vgg_pooling: str,
                     loss_normalization: str = DEFAULTS.loss_normalization,
+                    identity_weight: float = DEFAULTS.identity_weight,
                     device: str | torch.device = "cpu") -> PerceptualLoss:
     """The training objective, built one way for training (fststyle.training.module) and for
     measuring (fststyle.evaluation.objective): the VGG truncated at the deepest loss layer, and
     one style's Gram targets per image in `style_files`, its shorter side resized to
-    `style_size` (no crop)."""
+    `style_size` (no crop); None for an identity row."""
     layers = list(content_layers) + list(style_layers)
     vgg = VGGFeatures(vgg_weights, deepest_layer(layers), vgg_pooling)
     loss = PerceptualLoss(vgg, content_layers, style_layers, content_weight, style_weight,
                           tv_weight, len(style_files), style_coefficients,
-                          loss_normalization).to(device)
-    loss.set_style_targets([load_image(f, style_size)[None] for f in style_files])
+                          loss_normalization, identity_weight).to(device)
+    loss.set_style_targets([None if f is None else load_image(f, style_size)[None]
+                            for f in style_files])
     return loss
 
 

@@ -18,7 +18,7 @@ from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
 # The StyleTransfer arguments that define the loss (the rest shape the network or optimiser).
 OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "content_weight",
                   "style_weight", "tv_weight", "loss_normalization", "style_coefficients",
-                  "vgg_weights", "vgg_pooling")
+                  "vgg_weights", "vgg_pooling", "identity_weight")
 
 
 # The reference objective: one fixed instrument for comparing models trained with different
@@ -34,7 +34,7 @@ REFERENCE = {"content_layers": {"relu4_2": 1.0},
              "style_layers": {f"relu{i}_1": 0.2 for i in range(1, 6)},
              "content_weight": 1.0, "style_weight": 5.0, "tv_weight": 0.0,
              "loss_normalization": "target", "style_coefficients": None,
-             "vgg_weights": "caffe", "vgg_pooling": "max"}
+             "vgg_weights": "caffe", "vgg_pooling": "max", "identity_weight": 50.0}
 OBJECTIVES = ("model", "reference")
 
 

@@ -13,6 +13,12 @@ from fststyle.runtime.atomic import atomic_path
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 ASSETS = Path(__file__).parents[1] / "assets"  # bundled demo data; MANIFEST.tsv credits each file
 DEMO_STYLES = ["starry_night", "great_wave", "udnie", "the_scream"]
+# Every bundled painting (MANIFEST.tsv): the demo's four, then seven more public-domain ones.
+BUNDLED_STYLES = [*DEMO_STYLES, "composition_vii", "charing_cross", "san_giorgio", "edtaonisl",
+                  "shipwreck", "bedroom", "wheat_field"]
+# A style row with no painting: trained to render the photo itself, so that blending its
+# (gamma, beta) with a style's sets the style's strength (fststyle.core.losses.PerceptualLoss).
+IDENTITY = "identity"
 
 
 def open_rgb(path: str | Path, shorter_side: int | None = None) -> Image.Image:
@@ -80,8 +86,11 @@ def demo_photos(split: str) -> list[Path]:
     return list_images(ASSETS / "photos" / split)
 
 
-def resolve_style(entry: str) -> Path:
-    """A style entry is an image path or the name of a bundled style."""
+def resolve_style(entry: str) -> Path | None:
+    """A style entry is an image path, the name of a bundled style, or `identity` (no image:
+    None)."""
+    if entry == IDENTITY:
+        return None
     path = Path(entry).expanduser()
     if path.is_file():
         return path
@@ -89,7 +98,7 @@ def resolve_style(entry: str) -> Path:
     if bundled.is_file():
         return bundled
     raise ValueError(f"--model.styles: style image {entry!r} not found (not a file, and not "
-                     f"a bundled style: {', '.join(DEMO_STYLES)})")
+                     f"a bundled style: {', '.join(BUNDLED_STYLES)}, or {IDENTITY})")
 
 
 def style_name(entry: str) -> str:

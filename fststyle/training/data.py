@@ -5,6 +5,7 @@ Every sample is resized (shorter side) and randomly cropped to `image_size`; any
 becomes RGB. A fixed set of held-out photos feeds the validation sample grids.
 """
 
+import hashlib
 import io
 import os
 import warnings
@@ -177,6 +178,8 @@ class ContentDataModule(pl.LightningDataModule):
         self.num_workers = (min(8, (os.cpu_count() or 1) - 1) if num_workers is None
                             else num_workers)
         self.streaming, self.split, self.image_column = streaming, split, image_column
+        self.heldout_files = demo_photos("heldout") if val_source == DEMO else list_images(
+            val_source)
         self.val_files = self._val_files(val_source, num_val_images)
         self.val_size = val_size
         self.train_set = None
@@ -197,12 +200,22 @@ class ContentDataModule(pl.LightningDataModule):
             return ImageFiles(demo_photos("train"), self.image_size)
         path = Path(self.source).expanduser()
         if path.is_dir():
-            files = list_images(path)
+            files = self._without_heldout(list_images(path))
             if files:
                 return ImageFiles(files, self.image_size)
         elif path.exists():
             raise ValueError(f"--data.source: {path} is a file, expected a folder or a dataset id")
         return self._hf_set(str(path) if path.is_dir() else self.source)
+
+    def _without_heldout(self, files: list[Path]) -> list[Path]:
+        """`files` less any whose bytes are a held-out photo's (a folder such as the project's
+        shared photos holds the held-out ones too): held-out photos never train."""
+        heldout = {_digest(f) for f in self.heldout_files}
+        kept = [f for f in files if _digest(f) not in heldout]
+        if len(kept) < len(files):
+            warnings.warn(f"--data.source {self.source}: left out {len(files) - len(kept)} "
+                          "held-out photo(s) (the same bytes as --data.val_source's)")
+        return kept
 
     def _hf_set(self, source: str) -> Dataset | IterableDataset:
         import datasets
@@ -263,3 +276,7 @@ class ContentDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(HeldOut(self.val_files, self.val_size), batch_size=len(self.val_files))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

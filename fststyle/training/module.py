@@ -46,8 +46,9 @@ class StyleTransfer(pl.LightningModule):
     """Train one N-style network.
 
     Args:
-        styles: style images: paths, or names of bundled styles (starry_night, great_wave,
-            udnie, the_scream). The file stem becomes the style's name.
+        styles: style images: paths, or names of bundled styles (imagefiles.BUNDLED_STYLES),
+            or `identity` (no painting: the network's rendering of the photo, for --strength).
+            The file stem becomes the style's name.
         style_size: style images are resized to this shorter side before their Grams are taken.
         content_layers: VGG layer -> weight for the content loss.
         style_layers: VGG layer -> weight for the style loss.
@@ -61,6 +62,8 @@ class StyleTransfer(pl.LightningModule):
             style_coefficients); None means 1 for every style.
         vgg_weights: caffe | torchvision | torchvision_vgg16 | random | PATH to a state dict.
         vgg_pooling: max | avg.
+        identity_weight: multiplies the pixel term of the `identity` style (a row with no
+            painting, for --strength; losses.LossDefaults).
         alpha: width multiplier of the network (0.5: about 4x fewer FLOPs).
         num_residual_blocks: residual blocks in the network (Johnson et al.: 5).
         downsamples: stride-2 stages before the residual blocks (Johnson et al.: 2; 3 for
@@ -106,7 +109,8 @@ class StyleTransfer(pl.LightningModule):
                  loss_normalization: str = DEFAULTS.loss_normalization,
                  style_coefficients: list[float] | None = DEFAULTS.style_coefficients,
                  vgg_weights: str = DEFAULTS.vgg_weights,
-                 vgg_pooling: str = DEFAULTS.vgg_pooling, alpha: float = 1.0,
+                 vgg_pooling: str = DEFAULTS.vgg_pooling,
+                 identity_weight: float = DEFAULTS.identity_weight, alpha: float = 1.0,
                  num_residual_blocks: int = 5, downsamples: int = 2, edge_kernel: int = 9,
                  separable_blocks: bool = False, lr: float = 1e-3, lr_schedule: str = "constant",
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
@@ -135,7 +139,7 @@ class StyleTransfer(pl.LightningModule):
         self.loss_fn = build_objective(style_files, style_size, content_layers, style_layers,
                                        content_weight, style_weight, tv_weight,
                                        style_coefficients, vgg_weights, vgg_pooling,
-                                       loss_normalization)
+                                       loss_normalization, identity_weight)
         self.lr, self.style_lr_multiplier = lr, style_lr_multiplier
         self.strict_loading = False  # checkpoints leave out the frozen VGG weights
         self._batch_end_time = None
