@@ -12,8 +12,11 @@ from fststyle.runtime.atomic import atomic_path
 
 
 def save_model(net: TransformerNet, style_names: list[str], path: str | Path,
-               extra: dict | None = None) -> Path:
-    """Write `net` as safetensors with {format, arch, styles, extra} metadata, atomically."""
+               extra: dict | None = None, half: bool = False) -> Path:
+    """Write `net` as safetensors with {format, arch, styles, extra} metadata, atomically.
+
+    half: float16 weights (half the bytes: the shipped models); they load into float32."""
+    import torch
     from safetensors.torch import save_file
 
     from fststyle._version import __version__
@@ -23,7 +26,8 @@ def save_model(net: TransformerNet, style_names: list[str], path: str | Path,
     metadata = {"format": FORMAT, "fststyle_version": __version__,
                 "arch": json.dumps(net.arch()), "styles": json.dumps(list(style_names)),
                 "extra": json.dumps(extra or {})}
-    state = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=metadata)
     return Path(path)
