@@ -27,7 +27,7 @@ import onnx
 
 from fststyle.cli import run_cli
 from fststyle.core.model_io import load_model
-from fststyle.core.onnx_export import TOLERANCE, check_against_torch, to_onnx
+from fststyle.core.onnx_export import TOLERANCE, check_against_torch, store_weights_fp16, to_onnx
 from fststyle.core.quantize import (
     MAX_OBJECTIVE_INCREASE,
     MIN_PSNR,
@@ -56,6 +56,9 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, help="the .onnx file (default: exports/NAME.onnx)")
     p.add_argument("--fp16", action="store_true",
                    help="float16 weights and compute (float32 inputs and outputs)")
+    p.add_argument("--fp16-weights", action="store_true",
+                   help="float16 weights, float32 compute: half the file, fp32 speed on CPUs "
+                        "(exact for a model saved in fp16; checked against torch)")
     p.add_argument("--style", help="bake this style in: `image` becomes the only input")
     p.add_argument("--spatial", action="store_true",
                    help="per-pixel style_weights (B, N, H', W'): style masks (stylize "
@@ -87,6 +90,8 @@ def check_options(args, net) -> None:
     if args.spatial and args.style is not None:
         raise ValueError("--spatial and --style exclude each other: a baked style has no "
                          "style_weights input")
+    if args.fp16_weights and (args.fp16 or args.int8):
+        raise ValueError("--fp16-weights excludes --fp16 and --int8: it stores fp32 weights")
     if args.int8 and args.fp16:
         raise ValueError("--int8 and --fp16 exclude each other: int8 is quantised from the "
                          "fp32 export")
@@ -110,6 +115,8 @@ def main(argv: list[str] | None = None) -> Path:
         raise ValueError(f"--out {out}: expected a .onnx file name")
     objective = int8_objective(args) if args.int8 else None  # a missing style fails early
     model = to_onnx(net, args.fp16, args.style, args.spatial)
+    if args.fp16_weights:  # the check below is against the fp16-rounded network
+        model, net = store_weights_fp16(model), net.half().float()
     with atomic_path(out) as tmp:  # checked before the rename: a refused export leaves nothing
         if args.int8:
             summary = export_int8(args, net, model, tmp, objective)

@@ -1,5 +1,6 @@
 """Run an exported model in the browser: serve the fststyle web page for it on localhost.
 
+    python -m fststyle.serve                                    # a shipped model (runtime.shipped)
     python -m fststyle.serve exports/demo.onnx                  # opens the page in a browser
     python -m fststyle.serve exports/demo.onnx --port 8000 --no-browser
     python -m fststyle.serve exports/udnie.onnx --host 0.0.0.0 --photo photo.jpg
@@ -15,6 +16,7 @@ import webbrowser
 from pathlib import Path
 
 from fststyle.cli import run_cli
+from fststyle.runtime.shipped import web_model
 from fststyle.runtime.webserver import make_server, url_of
 
 
@@ -22,13 +24,16 @@ def main(args: list[str] | None = None) -> None:
     """Serve until interrupted; a bad model, photo or missing onnxruntime-web raises first."""
     parser = argparse.ArgumentParser(prog="python -m fststyle.serve",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("model", type=Path, help="an exported .onnx model (fststyle.export)")
+    parser.add_argument("model", type=Path, nargs="?",
+                        help="an exported .onnx model (fststyle.export; default: the shipped "
+                             "real-time student, else the shipped full network)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
     parser.add_argument("--photo", type=Path, help="the page's default photo (a bundled one)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     opts = parser.parse_args(args)
+    opts.model = opts.model or web_model()
     try:
         server = make_server(opts.model, opts.host, opts.port, opts.photo)
     except FileNotFoundError:

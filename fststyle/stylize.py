@@ -1,5 +1,8 @@
 """Stylize image and video files and folders with an exported .onnx model or a trained network.
 
+    python -m fststyle.stylize photo.jpg --style starry_night --out out.jpg   # the shipped model
+    python -m fststyle.stylize photo.jpg --style udnie --strength 0.5 --out out.jpg
+    python -m fststyle.stylize --list-styles
     python -m fststyle.stylize --model exports/demo.onnx --style udnie photo.jpg --out out.jpg
     python -m fststyle.stylize --model checkpoints/demo/model.safetensors --style 2 \\
         photos/ --out stylized/
@@ -30,7 +33,8 @@ from fststyle.cli import run_cli
 from fststyle.core.torch_stylizer import load_stylizer
 from fststyle.runtime.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb, save_image
 from fststyle.runtime.masks import mask_weights, parse_style_mask
-from fststyle.runtime.stylizer import parse_style, style_weights
+from fststyle.runtime.shipped import shipped_model
+from fststyle.runtime.stylizer import parse_style, style_weights, with_strength
 from fststyle.runtime.video import VIDEO_EXTENSIONS, probe
 
 
@@ -82,11 +86,15 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
                    help="image or video files, folders of images")
-    p.add_argument("--model", type=Path, required=True, help=".onnx, .safetensors or .ckpt")
+    p.add_argument("--model", type=Path,
+                   help=".onnx, .safetensors or .ckpt (default: the shipped 11-style network)")
     p.add_argument("--style", type=parse_style,
                    help="a name, an index, or a mix a=0.7,b=0.3 (optional for 1-style models)")
     p.add_argument("--out", type=Path,
                    help="output folder, or an image or video file for one input")
+    p.add_argument("--strength", type=float, default=1.0, metavar="0-1",
+                   help="style strength: 0 the photo, 1 the full style (models with an "
+                        "identity style, such as the shipped one)")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the content's colours: transfer luminance only (Gatys et al. 2016)")
     p.add_argument("--max-size", type=int, help="downscale the long side to this first")
@@ -114,6 +122,10 @@ def check_options(args, stylizer) -> None:
                          f"{', '.join(stylizer.styles)}")
     else:
         style_weights(args.style, stylizer.styles)
+    if args.strength != 1:
+        if args.style_mask is not None:
+            raise ValueError("--strength does not combine with --style-mask")
+        args.style = with_strength(args.style, args.strength, stylizer.styles)
     if args.max_size is not None and args.max_size < 1:
         raise ValueError(f"--max-size must be >= 1, got {args.max_size}")
     if args.crf is not None and not 0 <= args.crf <= 51:
@@ -134,6 +146,7 @@ def stylize_video(stylizer, src: Path, dst: Path, args) -> None:
 def run(args) -> int:
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    args.model = args.model or shipped_model("full")
     stylizer = load_stylizer(args.model, args.threads)
     if args.list_styles:
         print("\n".join(f"{i}\t{name}" for i, name in enumerate(stylizer.styles)))

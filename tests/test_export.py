@@ -156,3 +156,20 @@ def test_out_onto_the_model_itself_is_refused(tiny_onnx, capsys):
     assert exit_info.value.code == 2
     assert "is the model being exported" in capsys.readouterr().err
     assert tiny_onnx.read_bytes() == before
+
+
+def test_fp16_weights_halve_the_file_and_match_the_fp16_network(tiny_model, tiny_onnx,
+                                                                 tmp_path):
+    path = export.main([str(tiny_model), "--fp16-weights", "--out", str(tmp_path / "h.onnx")])
+    def weight_bytes(file):
+        return sum(len(init.raw_data) for init in onnx.load(str(file)).graph.initializer)
+
+    assert weight_bytes(path) < 0.55 * weight_bytes(tiny_onnx)  # the graph itself stays
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    image = np.random.default_rng(3).random((1, 3, 29, 35), dtype=np.float32)
+    weights = np.array([[0.25, 0.75]], np.float32)
+    net = load_model(tiny_model).half().float()  # the weights the file holds
+    with torch.inference_mode():
+        want = net(torch.from_numpy(image), torch.from_numpy(weights)).numpy()
+    got = session.run(None, {"image": image, "style_weights": weights})[0]
+    assert np.abs(got - want).max() <= 1e-4

@@ -180,3 +180,26 @@ def test_out_onto_an_input_is_refused_and_the_input_kept(tiny_onnx, inputs, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is one of the inputs" in err[0], err
     assert {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()} == before
+
+
+def test_with_strength_blends_with_the_identity_row():
+    from fststyle.runtime.stylizer import with_strength
+
+    names = ["a", "b", "identity"]
+    assert with_strength("b", 1.0, names) == "b"
+    mix = with_strength({"a": 1, "b": 3}, 0.4, names)
+    assert mix == pytest.approx({"a": 0.1, "b": 0.3, "identity": 0.6})
+    assert with_strength("a", 0.0, names) == {"identity": 1.0}
+    with pytest.raises(ValueError, match="needs a model with an 'identity' style"):
+        with_strength("a", 0.5, ["a", "b"])
+    with pytest.raises(ValueError, match=r"--strength must be in \[0, 1\]"):
+        with_strength("a", 1.5, names)
+
+
+def test_strength_without_an_identity_style_exits_2(tiny_onnx, inputs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["--model", str(tiny_onnx), "--style", "s1", "--strength", "0.5",
+             str(inputs / "photo.jpg"), "--out", str(tmp_path / "o.png")])
+    assert exit_info.value.code == 2
+    assert "needs a model with an 'identity' style" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()

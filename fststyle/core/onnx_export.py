@@ -98,6 +98,25 @@ def to_onnx(net: TransformerNet, fp16: bool = False, style: str | None = None,
     return model
 
 
+def store_weights_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Float32 weights stored as float16, each cast back to float32 by a Cast node: half the
+    bytes, the same fp32 compute (onnxruntime folds the casts when the session loads; fp16
+    compute on CPUs is slower, not faster). Exact for a network whose weights are already
+    fp16 values, such as one read from a half=True model file (model_io.save_model)."""
+    graph, casts = model.graph, []
+    for init in list(graph.initializer):  # scalars (eps, exponents) stay fp32: not weights
+        if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < 2:
+            continue
+        array = onnx.numpy_helper.to_array(init).astype(np.float16)
+        graph.initializer.remove(init)
+        graph.initializer.append(onnx.numpy_helper.from_array(array, f"{init.name}__fp16"))
+        casts.append(onnx.helper.make_node("Cast", [f"{init.name}__fp16"], [init.name],
+                                           to=onnx.TensorProto.FLOAT))
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    return model
+
+
 def check_against_torch(path: Path, net: TransformerNet, tolerance: float,
                         style: str | None = None, spatial: bool = False) -> float:
     """Max |onnxruntime - PyTorch fp32| on random inputs at CHECK_SHAPES; raise if > tolerance.

@@ -16,7 +16,7 @@ from fststyle.core.images import to_pil, to_tensor
 from fststyle.evaluation.gatys import optimise, quantize
 from fststyle.evaluation.objective import measure
 from fststyle.runtime.atomic import atomic_path
-from fststyle.runtime.imagefiles import demo_photos, list_images
+from fststyle.runtime.imagefiles import IDENTITY, demo_photos, list_images
 
 WARMUP = 3  # untimed network calls first: the first few pay for fresh memory pages
 REPEATS = 3  # timed calls per (image, style), the median reported: machines are shared
@@ -48,10 +48,12 @@ def pick_styles(wanted: list[str] | None, network: list[str], objective: list[st
     if network != objective:
         raise ValueError(f"--model: the network's styles {network} differ from its recorded "
                          f"training styles {objective}")
-    unknown = [s for s in wanted or [] if s not in network]
+    # The identity row (--strength's photo end) has no painting: nothing to score it against.
+    painted = [s for s in network if s != IDENTITY]
+    unknown = [s for s in wanted or [] if s not in painted]
     if unknown:
-        raise ValueError(f"--styles: unknown {unknown} (available: {', '.join(network)})")
-    return wanted or network
+        raise ValueError(f"--styles: unknown {unknown} (available: {', '.join(painted)})")
+    return wanted or painted
 
 
 def run_network(stylizer, contents: list, styles: list[str]) -> dict:

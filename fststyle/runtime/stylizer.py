@@ -30,8 +30,9 @@ from fststyle.runtime.frames import (
     session_options,
     to_uint8,
 )
-from fststyle.runtime.imagefiles import ensure_rgb
+from fststyle.runtime.imagefiles import IDENTITY, ensure_rgb
 from fststyle.runtime.masks import mask_weights
+from fststyle.runtime.shipped import shipped_model
 
 # ITU-R BT.601 full-range RGB -> YCbCr (the JPEG convention), rows: Y, Cb, Cr. Cb and Cr are
 # centred on 0 here, so the inverse is the plain matrix inverse.
@@ -86,6 +87,23 @@ def style_weights(style, names: list[str]) -> np.ndarray:
     return weights / weights.sum()
 
 
+def with_strength(style, strength: float, names: list[str]):
+    """A style at `strength` in [0, 1]: the mix {style: s, identity: 1 - s}, blending the
+    style's (gamma, beta) with the identity row's (the network's rendering of the photo), so
+    one network goes from the photo (0) to the full style (1). Needs a model trained with an
+    `identity` style (fststyle.training; the shipped network has one)."""
+    if not 0 <= strength <= 1:
+        raise ValueError(f"--strength must be in [0, 1], got {strength}")
+    if strength == 1:
+        return style
+    if IDENTITY not in names:
+        raise ValueError(f"--strength needs a model with an {IDENTITY!r} style; this one has "
+                         f"{', '.join(names)}")
+    weights = style_weights(style, names) * strength  # (N,)
+    weights[names.index(IDENTITY)] += 1 - strength
+    return {name: float(w) for name, w in zip(names, weights) if w > 0}
+
+
 def limit_size(image: Image.Image, max_size: int | None) -> Image.Image:
     """Downscale so that the long side is at most `max_size` (never upscale)."""
     size = scaled_size(image.size, max_size)
@@ -108,14 +126,15 @@ class Stylizer:
     """An exported `.onnx` model behind one call: `stylize(image, style=...)`, or for video
     `stylize_frame(frame, style, out=...)`.
 
+    path: an exported .onnx model; None: the shipped 11-style network (runtime.shipped).
     threads: onnxruntime's intra-op threads (default: the physical cores).
     """
 
-    def __init__(self, path: str | Path, threads: int | None = None,
+    def __init__(self, path: str | Path | None = None, threads: int | None = None,
                  providers: list[str] | None = None):
         import onnxruntime as ort
 
-        path = Path(path)
+        path = shipped_model("full") if path is None else Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         available = ort.get_available_providers()
@@ -162,7 +181,7 @@ class Stylizer:
             raise ValueError(f"{path}: not an fststyle model: {problem}")
 
     def stylize(self, image, style=None, preserve_color: bool = False,
-                max_size: int | None = None, mask=None):
+                max_size: int | None = None, mask=None, strength: float = 1.0):
         """Stylize a PIL image or a uint8 (H, W, 3) array; returns the same kind.
 
         style: a name, an index or a {name: weight} mix (optional for one-style models);
@@ -172,9 +191,14 @@ class Stylizer:
         mask: spatial mixing (fststyle.runtime.masks): one mask (file, PIL image or uint8
             array) with two styles, or {name: mask} one per style. Needs an export made with
             --spatial.
+        strength: 0 (the photo, as the network renders it) ... 1 (the full style): see
+            with_strength; not with a mask.
         """
         if mask is None:
-            weights = style_weights(style, self.styles)  # (N,)
+            weights = style_weights(with_strength(style, strength, self.styles),
+                                    self.styles)  # (N,)
+        elif strength != 1:
+            raise ValueError("--strength does not combine with a style mask")
         array = self._as_array(image, max_size)  # (H, W, 3) uint8
         buffers = FrameBuffers(*array.shape[:2], self.min_size)  # this call's own: thread-safe
         if mask is not None:
