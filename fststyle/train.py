@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from pytorch_lightning.callbacks import Timer
+
 from fststyle.cli import run_cli
 from fststyle.core.model_io import save_model
 from fststyle.tracking.loggers import log_run_end
@@ -45,8 +47,8 @@ def main(args: list[str] | None = None) -> Path:
     app = build(args)
     model, trainer = app.model, app.trainer
     if trainer.is_global_zero:
-        print(f"fststyle.train: {trainer.max_steps} steps, precision {trainer.precision} on "
-              f"{hardware(trainer)}", file=sys.stderr)
+        print(f"fststyle.train: {trainer.max_steps} steps{time_budget(trainer)}, precision "
+              f"{trainer.precision} on {hardware(trainer)}", file=sys.stderr)
     # The ranks Lightning launches (--trainer.devices N) re-run this command: same run folder.
     os.environ[RUN_NAME_ENV] = app.run_name
     try:
@@ -65,6 +67,13 @@ def main(args: list[str] | None = None) -> Path:
     return path
 
 
+def time_budget(trainer) -> str:
+    """ " or a 150 s time budget" when --trainer.max_time set one (Lightning's Timer)."""
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    seconds = None if timer is None else timer.time_remaining()
+    return "" if seconds is None else f" or a {seconds:.0f} s time budget"
+
+
 def finish(app: TrainCLI, path: Path) -> None:
     """Rank 0, after training: a grid at the final step, model.safetensors, the run's record."""
     model, trainer = app.model, app.trainer
@@ -75,7 +84,9 @@ def finish(app: TrainCLI, path: Path) -> None:
     save_model(model.net, model.style_names, path, extra=config)
     final = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     log_run_end(trainer.loggers, path, final)
-    print(f"model: {path}\nsamples: {app.run_dir / 'samples'}", file=sys.stderr)
+    # The step reached tells a time-budgeted run (--trainer.max_time) how far it got.
+    print(f"model: {path} (step {trainer.global_step} of {trainer.max_steps})\n"
+          f"samples: {app.run_dir / 'samples'}", file=sys.stderr)
 
 
 def cli(argv: list[str] | None = None) -> Path:

@@ -1,6 +1,7 @@
 """Store a training checkpoint's network as a small fp16 model file (a point on a run's curve).
 
-    python scripts/snapshot_model.py checkpoints/zoo/last.ckpt checkpoints/zoo/curve/step_004200.safetensors
+    python scripts/snapshot_model.py checkpoints/zoo/last.ckpt \\
+        checkpoints/zoo/curve/step_004200.safetensors
 """
 
 import sys

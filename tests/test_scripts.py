@@ -2,8 +2,6 @@
 printed, never checked)."""
 
 import json
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from fststyle.core.vgg import prefers_channels_last
-from fststyle.training.trainer import default_precision
 
 from helpers import SCRIPTS, load_script
 
@@ -69,13 +66,3 @@ def test_compare_reports_refuses_mismatched_reports(tmp_path):
         compare.main([a, fake_report(tmp_path / "c.json", {"wave": [1.0]})])
     with pytest.raises(SystemExit, match="missing.json"):
         compare.main([a, str(tmp_path / "missing.json")])
-
-
-@pytest.mark.parametrize("isa, expected", [({}, None), ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "32-true")])
-def test_demo_sh_precision_probe_runs(isa, expected):
-    """demo.sh picks its batch from this probe: it must run (and say fp32 without bf16 units)."""
-    code = re.search(r'precision=\$\(\$py -c "(.*)"\)', (SCRIPTS / "demo.sh").read_text())[1]
-    env = {**os.environ, **isa}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=env).stdout.strip()
-    assert out == (expected or default_precision())

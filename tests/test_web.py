@@ -285,3 +285,26 @@ def test_serve_headers_and_mime_types(tiny_onnx):
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_strength_slider_with_the_shipped_network(browser, photo):
+    """The shipped network (fp16 weights cast to fp32 in the graph) in the page, and its
+    strength slider (the identity mix) against the Python runtime's --strength."""
+    from fststyle.runtime.shipped import shipped_model
+
+    image = np.asarray(Image.open(photo))
+    stylizer = Stylizer()
+    with page_for(browser, shipped_model("full"), photo) as page:
+        assert page.locator("#strength-label").is_visible()
+        page.locator("#styles button", has_text="udnie").click()
+        wait_idle(page)
+        page.locator("#strength").fill("40")
+        assert page.locator("#strength-value").text_content() == "0.40"
+        assert page.evaluate("window.fststyle.state().strength") == 0.4
+        assert_close(wait_idle(page), stylizer.stylize(image, style="udnie", strength=0.4),
+                     "udnie at strength 0.4")
+
+
+def test_no_strength_slider_without_an_identity_row(browser, tiny_onnx, photo):
+    with page_for(browser, tiny_onnx, photo) as page:
+        assert not page.locator("#strength-label").is_visible()

@@ -36,8 +36,9 @@ class LossDefaults:
     error and a layer weight means what it says. Raw Gram errors differ by three orders of
     magnitude across layers (relu4_1 carried 92% of the style term with w_l = 1/5 each, relu1_1
     and relu5_1 0.1%), which starved the colour and brush-stroke layers. "none": raw squared
-    errors, as models trained before 0.3 were. Style at 5x content: the teacher (fststyle.gatys)
-    takes the painting's colours and strokes and keeps the photo's shapes (docs/quality.md).
+    errors, as the first models (which recorded none) were. Style at 5x content: the teacher
+    (fststyle.gatys) takes the painting's colours and strokes, keeps the photo's shapes
+    (docs/quality.md).
     """
 
     content_layers: dict[str, float] = field(default_factory=lambda: dict(CONTENT_LAYERS))

@@ -95,7 +95,7 @@ def environment() -> dict[str, Any]:
 
 
 def style_names(config: dict | None) -> list[str]:
-    """Style names of a run config: the file stems (fststyle.core.images.style_name, without
+    """Style names of a run config: the file stems (fststyle.runtime.imagefiles.style_name, without
     importing torch)."""
     styles = ((config or {}).get("model") or {}).get("styles") or []
     return [Path(str(s)).stem for s in styles]

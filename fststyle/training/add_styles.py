@@ -4,9 +4,13 @@ Dumoulin, Shlens & Kudlur 2017 (Sec. 4.3): with every convolution of a trained N
 frozen, a new style is learned from its conditional-instance-norm parameters alone (about 3k
 numbers for the full-width net). The old styles' rows and every other weight stay bit-identical.
 
+    python -m fststyle.train --config configs/add_style.yaml --model.styles+=my_painting.jpg
     python -m fststyle.train --config configs/add_style.yaml \\
         --model.init_from checkpoints/demo/model.safetensors \\
         --model.styles [starry_night,great_wave,udnie,the_scream,kandinsky.jpg]
+
+--model.init_from shipped is the 11-style network that ships in the package
+(fststyle.runtime.shipped), configs/add_style.yaml's default.
 """
 
 from pathlib import Path
@@ -15,6 +19,9 @@ import torch
 
 from fststyle.core.model_io import load_model
 from fststyle.core.network import ConditionalInstanceNorm2d, TransformerNet
+from fststyle.runtime.shipped import shipped_model
+
+SHIPPED = "shipped"  # --model.init_from's name for the shipped network
 
 
 def style_tables(net: TransformerNet) -> list[torch.nn.Parameter]:
@@ -25,8 +32,8 @@ def style_tables(net: TransformerNet) -> list[torch.nn.Parameter]:
 
 def load_base(path: str | Path, style_names: list[str], arch: dict) -> TransformerNet:
     """The trained network at `path`, checked against the requested styles and architecture
-    (`arch`: TransformerNet's arguments but num_styles)."""
-    base = load_model(path)
+    (`arch`: TransformerNet's arguments but num_styles); `shipped`: the shipped network."""
+    base = load_model(shipped_model("torch") if str(path) == SHIPPED else path)
     old = base.style_names
     if style_names[:len(old)] != old:
         raise ValueError(f"--model.init_from {path}: its styles {old} must be the first entries "

@@ -55,9 +55,8 @@ class StyleTransfer(pl.LightningModule):
         content_weight: multiplies the content loss.
         style_weight: multiplies the style loss.
         tv_weight: multiplies the total-variation loss.
-        loss_normalization: target (each layer's squared error relative to its target's mean
-            square, so layers pull alike) | none (raw errors, the recipe before 0.3);
-            see losses.LossDefaults.
+        loss_normalization: target (each layer's error relative to its target's mean square,
+            so layers pull alike) | none (raw errors, the first models'); losses.LossDefaults.
         style_coefficients: per-style multipliers of style_weight (Magenta's
             style_coefficients); None means 1 for every style.
         vgg_weights: caffe | torchvision | torchvision_vgg16 | random | PATH to a state dict.

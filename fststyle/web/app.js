@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const state = {
   info: null, bytes: null, session: null, backend: "wasm", threads: 1,
-  weights: [], source: null, stream: null, running: false, pending: false, frameMs: null,
+  weights: [], strength: 1, identity: -1, source: null, stream: null, running: false, pending: false, frameMs: null,
 };
 
 function showNote(text) {
@@ -57,6 +57,14 @@ function buildStyles(info) {
   }
   // A baked export has its one style inside: nothing to choose or mix.
   $("mix").hidden = info.baked || info.styles.length < 2;
+  // Strength mixes in the identity row (the shipped network has one): 0 photo ... 1 style.
+  state.identity = info.baked ? -1 : info.styles.indexOf("identity");
+  $("strength-label").hidden = state.identity < 0;
+  $("strength").addEventListener("input", (e) => {
+    state.strength = Number(e.target.value) / 100;
+    $("strength-value").textContent = state.strength.toFixed(2);
+    render();
+  });
   setWeights(info.styles.map((_, i) => +(i === 0)), false);
 }
 
@@ -134,8 +142,8 @@ async function render() {
       state.pending = false;
       const start = performance.now();
       const { rgba, width, height } = drawSource();
-      const out = await model.stylize(state.session, state.info, rgba, width, height,
-                                      state.weights);
+      const weights = model.withStrength(state.weights, state.strength, state.identity);
+      const out = await model.stylize(state.session, state.info, rgba, width, height, weights);
       putOutput(out.rgba, width, height);
       showStats(performance.now() - start, out.ms);
       // Yield a task between frames: a single-threaded WASM run resolves in microtasks, so a
@@ -219,12 +227,14 @@ const rgbOf = (rgba) => rgba.filter((_, i) => i % 4 !== 3);
 
 /** Hooks for tests and benchmarks; pixels travel as base64 RGB bytes, row-major (H, W, 3). */
 const hooks = {
-  /** Stylize RGB bytes with slider-style `values` (one per style, normalised). */
-  async stylize(rgbBase64, width, height, values) {
+  /** Stylize RGB bytes with slider-style `values` (one per style, normalised) at `strength`
+   * (default: the slider's). */
+  async stylize(rgbBase64, width, height, values, strength = state.strength) {
     const rgb = fromBase64(rgbBase64);
     const rgba = new Uint8ClampedArray(4 * width * height).fill(255);
     rgb.forEach((v, i) => { rgba[4 * Math.floor(i / 3) + (i % 3)] = v; });
-    const weights = values ? model.convexWeights(values) : state.weights;
+    const mix = values ? model.convexWeights(values) : state.weights;
+    const weights = model.withStrength(mix, strength, state.identity);
     const out = await model.stylize(state.session, state.info, rgba, width, height, weights);
     return { rgb: toBase64(rgbOf(out.rgba)), ms: out.ms };
   },
@@ -236,6 +246,7 @@ const hooks = {
   },
   bench: (size, runs, warmup) => model.bench(state.session, state.info, size, runs, warmup),
   state: () => ({ backend: state.backend, threads: state.threads, weights: state.weights,
+                  strength: state.strength,
                   styles: state.info.styles, isolated: crossOriginIsolated,
                   busy: state.running, frameMs: state.frameMs }),
 };

@@ -113,6 +113,16 @@ export function toRGBA(data, width, height) {
 
 /** The feed for one image: baked exports take the image only; spatial ones (B, N, H', W')
  * get a constant 1x1 map, which the network resizes to each layer like any mask. */
+/** Convex `weights` at `strength` in [0, 1]: strength * weights, plus 1 - strength on the
+ * identity row (index `identity`; -1: the model has none), as fststyle.runtime.stylizer.
+ * with_strength: one network from the photo, as it renders it (0), to the full style (1). */
+export function withStrength(weights, strength, identity) {
+  if (identity < 0 || strength === 1) return Float32Array.from(weights);
+  const out = Float32Array.from(weights, (w) => Math.fround(w * strength));
+  out[identity] = Math.fround(out[identity] + Math.fround(1 - strength));
+  return out;
+}
+
 export function makeFeed(info, image, weights) {
   if (info.baked) return { image };
   const n = info.styles.length;

@@ -1,0 +1,89 @@
+"""Put a trained network into the package as a shipped model (fststyle.runtime.shipped), with
+the low-resolution reference outputs that guard it in tests/test_shipped.py.
+
+    python scripts/ship_model.py checkpoints/zoo-256/model.safetensors
+    python scripts/ship_model.py checkpoints/zoo-256/model.safetensors --references-only
+
+Writes fststyle/models/zoo.safetensors (fp16 weights), fststyle/models/zoo.onnx (its export,
+fp16 weights and fp32 compute, checked against PyTorch by fststyle.export) and
+fststyle/models/zoo_training_data.tsv (the MANIFEST rows of its paintings and photos) and
+tests/data/shipped/<style>.png: each style on a held-out photo at REFERENCE_SIZE px through the
+torch-free runtime. The model card (fststyle/models/MODEL_CARD.md) is written by hand from the
+run's record and its fststyle.evaluate report.
+"""
+
+import argparse
+import csv
+import hashlib
+from pathlib import Path
+
+from fststyle import export
+from fststyle.core.model_file import read_model
+from fststyle.core.model_io import load_model, save_model
+from fststyle.runtime import Stylizer
+from fststyle.runtime.imagefiles import demo_photos, open_rgb, save_image
+from fststyle.runtime.shipped import MODELS, SHIPPED
+
+ROOT = Path(__file__).parents[1]
+REFERENCES = ROOT / "tests" / "data" / "shipped"
+REFERENCE_PHOTO = "skimage_chelsea.png"  # held out: never a training photo
+REFERENCE_SIZE = 96  # long side: a few kB per style, still every style's colours and strokes
+
+
+def reference_photo():
+    return open_rgb(next(p for p in demo_photos("heldout") if p.name == REFERENCE_PHOTO))
+
+
+def write_references(onnx_path: Path) -> None:
+    stylizer = Stylizer(onnx_path)
+    photo = reference_photo()
+    REFERENCES.mkdir(parents=True, exist_ok=True)
+    for style in stylizer.styles:
+        out = stylizer.stylize(photo, style=style, max_size=REFERENCE_SIZE)
+        save_image(out, REFERENCES / f"{style}.png")
+    print(f"wrote {len(stylizer.styles)} reference outputs to {REFERENCES}")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_data_rows(data: Path, out: Path) -> None:
+    """The MANIFEST rows (source, licence) of what the network was trained on: every painting
+    and every photo of `data` but the bundled held-out ones (left out by their bytes, as the
+    data module does)."""
+    heldout = {digest(p) for p in demo_photos("heldout")}
+    with open(data / "MANIFEST.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    kept = [r for r in rows if r["relative_path"].startswith("style/")
+            or digest(data / r["relative_path"]) not in heldout]
+    with open(out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+    print(f"wrote {len(kept)} of {len(rows)} MANIFEST rows to {out}")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("model", type=Path, help="the run's model.safetensors")
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                   help="the training data folder with its MANIFEST.tsv")
+    p.add_argument("--references-only", action="store_true",
+                   help="only rewrite tests/data/shipped from the shipped zoo.onnx")
+    args = p.parse_args(argv)
+    torch_file, onnx_file = MODELS / SHIPPED["torch"], MODELS / SHIPPED["full"]
+    if not args.references_only:
+        model = read_model(args.model)
+        MODELS.mkdir(exist_ok=True)
+        save_model(load_model(args.model), model.styles, torch_file, extra=model.metadata,
+                   half=True)
+        # Exported from the fp16 file: the ONNX weights are exactly the shipped ones.
+        export.main([str(torch_file), "--fp16-weights", "--out", str(onnx_file)])
+        write_data_rows(args.data, MODELS / "zoo_training_data.tsv")
+    write_references(onnx_file)
+
+
+if __name__ == "__main__":
+    main()
