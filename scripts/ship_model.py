@@ -4,12 +4,13 @@ the low-resolution reference outputs that guard it in tests/test_shipped.py.
     python scripts/ship_model.py checkpoints/zoo-256/model.safetensors
     python scripts/ship_model.py checkpoints/zoo-256/model.safetensors --references-only
 
-Writes fststyle/models/zoo.safetensors (fp16 weights), fststyle/models/zoo.onnx (its export,
-fp16 weights and fp32 compute, checked against PyTorch by fststyle.export) and
-fststyle/models/zoo_training_data.tsv (the MANIFEST rows of its paintings and photos) and
-tests/data/shipped/<style>.png: each style on a held-out photo at REFERENCE_SIZE px through the
-torch-free runtime. The model card (fststyle/models/MODEL_CARD.md) is written by hand from the
-run's record and its fststyle.evaluate report.
+Writes fststyle/models/zoo.safetensors (fp16 weights); fststyle/models/zoo.onnx (its export,
+fp16 weights and fp32 compute, checked against PyTorch by fststyle.export);
+fststyle/models/zoo_training_data.tsv (the MANIFEST rows of its paintings and photos);
+tests/data/shipped/<style>.png (each style on a held-out photo at REFERENCE_SIZE px, through
+the torch-free runtime) and docs/zoo_grid.jpg (the README's picture). The model card
+(fststyle/models/MODEL_CARD.md) is written by hand from the run's record and its
+fststyle.evaluate report.
 """
 
 import argparse
@@ -42,6 +43,24 @@ def write_references(onnx_path: Path) -> None:
         out = stylizer.stylize(photo, style=style, max_size=REFERENCE_SIZE)
         save_image(out, REFERENCES / f"{style}.png")
     print(f"wrote {len(stylizer.styles)} reference outputs to {REFERENCES}")
+
+
+def write_grid(onnx_path: Path, out: Path, cell: int = 160) -> None:
+    """The README's picture: held-out photos (rows), the photo then every painted style."""
+    from PIL import Image
+
+    stylizer = Stylizer(onnx_path)
+    styles = [s for s in stylizer.styles if s != "identity"]
+    photos = [open_rgb(p, cell) for p in demo_photos("heldout")[:3]]
+    grid = Image.new("RGB", (cell * (1 + len(styles)), cell * len(photos)), "white")
+    for row, photo in enumerate(photos):
+        square = photo.crop(((photo.width - cell) // 2, (photo.height - cell) // 2,
+                             (photo.width + cell) // 2, (photo.height + cell) // 2))
+        grid.paste(square, (0, row * cell))
+        for col, style in enumerate(styles, 1):
+            grid.paste(stylizer.stylize(square, style=style), (col * cell, row * cell))
+    save_image(grid, out, jpeg_quality=85)
+    print(f"wrote {out}: rows {[p.name for p in demo_photos('heldout')[:3]]}, columns {styles}")
 
 
 def digest(path: Path) -> str:
@@ -83,6 +102,7 @@ def main(argv=None) -> None:
         export.main([str(torch_file), "--fp16-weights", "--out", str(onnx_file)])
         write_data_rows(args.data, MODELS / "zoo_training_data.tsv")
     write_references(onnx_file)
+    write_grid(onnx_file, ROOT / "docs" / "zoo_grid.jpg")
 
 
 if __name__ == "__main__":

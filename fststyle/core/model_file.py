@@ -43,8 +43,9 @@ def read_model(path: str | Path) -> ModelFile:
     return readers[path.suffix](path)
 
 
-def _recorded_hparams(meta: dict) -> dict:
-    # fststyle.train writes "model"; a checkpoint's record is Lightning's "hyper_parameters".
+def recorded_hparams(meta: dict) -> dict:
+    """The training settings a model file's metadata records: the one reader of them.
+    fststyle.train writes "model"; a checkpoint's record is Lightning's "hyper_parameters"."""
     return meta.get("model") or meta.get("hyper_parameters") or {}
 
 
@@ -62,7 +63,7 @@ def _read_safetensors(path: Path) -> ModelFile:
                          f"{meta.get('format')!r}, expected {FORMAT!r})")
     extra = json.loads(meta.get("extra", "{}"))
     return ModelFile(path, "safetensors", json.loads(meta["styles"]), json.loads(meta["arch"]),
-                     _recorded_hparams(extra), extra, state)
+                     recorded_hparams(extra), extra, state)
 
 
 def _read_checkpoint(path: Path) -> ModelFile:

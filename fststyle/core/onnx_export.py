@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from fststyle._version import __version__
+from fststyle.core.model_file import recorded_hparams
 from fststyle.core.network import TransformerNet
 
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |onnxruntime - PyTorch fp32| on [0, 1] pixels
@@ -46,7 +47,7 @@ def metadata(net: TransformerNet, precision: str, style: str | None,
     meta = net.metadata or {}
     training = {"arch": net.arch(), "global_step": meta.get("global_step"),
                 "run": meta.get("run"),
-                "hparams": meta.get("model") or meta.get("hyper_parameters") or {}}
+                "hparams": recorded_hparams(meta)}
     props = {
         "styles": json.dumps(net.style_names if style is None else [style]),
         "fststyle_version": __version__,

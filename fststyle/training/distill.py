@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from fststyle.core.model_file import recorded_hparams
 from fststyle.core.model_io import load_model
 from fststyle.core.network import TransformerNet
 
@@ -25,8 +26,7 @@ def load_teacher(path: str | Path, style_names: list[str]) -> TransformerNet:
     student keeps the teacher's names and order, so style i means the same painting in both)."""
     teacher = load_model(path)
     if teacher.style_names != style_names:
-        hp = teacher.metadata.get("model") or teacher.metadata.get("hyper_parameters") or {}
-        trained_on = hp.get("styles", teacher.style_names)
+        trained_on = recorded_hparams(teacher.metadata).get("styles", teacher.style_names)
         raise ValueError(f"--model.distill_from {path}: the student's --model.styles "
                          f"{style_names} must be the teacher's, in order: {trained_on}")
     teacher.requires_grad_(False)
