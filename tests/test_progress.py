@@ -76,4 +76,7 @@ def test_nhwc_rgb_convolutions_compute_the_nchw_result():
         y.square().sum().backward()
         results.append((y.detach(), net.conv1.conv.weight.grad.clone()))
     torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
+    # Gradients sum over every position, in an order each layout's kernel picks: held relative
+    # to the gradient's scale (an AVX2 EPYC differed by 6e-5 absolute, 1% of the entries).
+    nhwc_grad, nchw_grad = results[0][1], results[1][1]
+    assert (nhwc_grad - nchw_grad).abs().max() <= 1e-4 * nchw_grad.abs().max()
