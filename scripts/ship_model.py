@@ -15,14 +15,12 @@ fststyle.evaluate report.
 
 import argparse
 import csv
-import hashlib
 from pathlib import Path
 
 from fststyle import export
-from fststyle.core.model_file import read_model
-from fststyle.core.model_io import load_model, save_model
+from fststyle.core.model_io import save_half_copy
 from fststyle.runtime import Stylizer
-from fststyle.runtime.imagefiles import demo_photos, open_rgb, save_image
+from fststyle.runtime.imagefiles import demo_photos, file_digest, open_rgb, save_image
 from fststyle.runtime.shipped import MODELS, SHIPPED
 
 ROOT = Path(__file__).parents[1]
@@ -63,19 +61,15 @@ def write_grid(onnx_path: Path, out: Path, cell: int = 160) -> None:
     print(f"wrote {out}: rows {[p.name for p in demo_photos('heldout')[:3]]}, columns {styles}")
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_data_rows(data: Path, out: Path) -> None:
     """The MANIFEST rows (source, licence) of what the network was trained on: every painting
     and every photo of `data` but the bundled held-out ones (left out by their bytes, as the
     data module does)."""
-    heldout = {digest(p) for p in demo_photos("heldout")}
+    heldout = {file_digest(p) for p in demo_photos("heldout")}
     with open(data / "MANIFEST.tsv", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     kept = [r for r in rows if r["relative_path"].startswith("style/")
-            or digest(data / r["relative_path"]) not in heldout]
+            or file_digest(data / r["relative_path"]) not in heldout]
     with open(out, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t",
                                 lineterminator="\n")
@@ -94,10 +88,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     torch_file, onnx_file = MODELS / SHIPPED["torch"], MODELS / SHIPPED["full"]
     if not args.references_only:
-        model = read_model(args.model)
         MODELS.mkdir(exist_ok=True)
-        save_model(load_model(args.model), model.styles, torch_file, extra=model.metadata,
-                   half=True)
+        save_half_copy(args.model, torch_file)
         # Exported from the fp16 file: the ONNX weights are exactly the shipped ones.
         export.main([str(torch_file), "--fp16-weights", "--out", str(onnx_file)])
         write_data_rows(args.data, MODELS / "zoo_training_data.tsv")

@@ -33,6 +33,15 @@ def save_model(net: TransformerNet, style_names: list[str], path: str | Path,
     return Path(path)
 
 
+def save_half_copy(src: str | Path, dst: str | Path) -> Path:
+    """`src` (.safetensors or .ckpt) as an fp16 model file, with the record fststyle.train
+    writes ({run, global_step, model}): a curve snapshot, a shipped model."""
+    model = read_model(src)
+    extra = dict(model.metadata) if model.kind == "safetensors" else {
+        "global_step": model.metadata.get("global_step"), "model": model.hparams}
+    return save_model(build_net(model), model.styles, dst, extra=extra, half=True)
+
+
 def load_model(path: str | Path) -> TransformerNet:
     """Load a `model.safetensors` or a Lightning `.ckpt` into an eval-mode TransformerNet.
 

@@ -16,7 +16,7 @@ from fststyle.core.images import to_pil, to_tensor
 from fststyle.evaluation.gatys import optimise, quantize
 from fststyle.evaluation.objective import measure
 from fststyle.runtime.atomic import atomic_path
-from fststyle.runtime.imagefiles import IDENTITY, demo_photos, list_images
+from fststyle.runtime.imagefiles import IDENTITY, demo_photos, file_digest, list_images
 
 WARMUP = 3  # untimed network calls first: the first few pay for fresh memory pages
 REPEATS = 3  # timed calls per (image, style), the median reported: machines are shared
@@ -39,9 +39,8 @@ def training_files(model: Path, extra: list[Path]) -> list[Path]:
 def in_training_source(contents: list[Path], train: list[Path]) -> list[str]:
     """Content files whose bytes equal a training file's (sizes first: hashing is costly)."""
     sizes = {f.stat().st_size for f in contents}
-    digest = lambda f: hashlib.sha256(f.read_bytes()).hexdigest()  # noqa: E731
-    seen = {digest(f) for f in train if f.stat().st_size in sizes}
-    return [str(f) for f in contents if digest(f) in seen]
+    seen = {file_digest(f) for f in train if f.stat().st_size in sizes}
+    return [str(f) for f in contents if file_digest(f) in seen]
 
 
 def pick_styles(wanted: list[str] | None, network: list[str], objective: list[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """Image files and the bundled demo data, with Pillow and numpy only (no torch), so that the
 ONNX runtime can share them."""
 
+import hashlib
 import math
 import warnings
 from pathlib import Path
@@ -79,6 +80,12 @@ def list_images(folder: str | Path) -> list[Path]:
     """Every image file under `folder`, recursively, sorted for reproducibility."""
     return sorted(p for p in Path(folder).rglob("*")
                   if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def file_digest(path: str | Path) -> str:
+    """The sha256 of a file's bytes: how a photo is recognised as the same photo (held-out
+    photos left out of training, content photos that are training photos)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def demo_photos(split: str) -> list[Path]:

@@ -5,7 +5,6 @@ Every sample is resized (shorter side) and randomly cropped to `image_size`; any
 becomes RGB. A fixed set of held-out photos feeds the validation sample grids.
 """
 
-import hashlib
 import io
 import os
 import warnings
@@ -18,7 +17,7 @@ from torchvision.transforms import v2
 from typing_extensions import override
 
 from fststyle.core.images import load_image
-from fststyle.runtime.imagefiles import demo_photos, list_images
+from fststyle.runtime.imagefiles import demo_photos, file_digest, list_images
 
 DEMO = "demo"
 MAX_TRIES = 16  # consecutive unreadable images before a sample gives up
@@ -210,8 +209,8 @@ class ContentDataModule(pl.LightningDataModule):
     def _without_heldout(self, files: list[Path]) -> list[Path]:
         """`files` less any whose bytes are a held-out photo's (a folder such as the project's
         shared photos holds the held-out ones too): held-out photos never train."""
-        heldout = {_digest(f) for f in self.heldout_files}
-        kept = [f for f in files if _digest(f) not in heldout]
+        heldout = {file_digest(f) for f in self.heldout_files}
+        kept = [f for f in files if file_digest(f) not in heldout]
         if len(kept) < len(files):
             warnings.warn(f"--data.source {self.source}: left out {len(files) - len(kept)} "
                           "held-out photo(s) (the same bytes as --data.val_source's)")
@@ -276,7 +275,3 @@ class ContentDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(HeldOut(self.val_files, self.val_size), batch_size=len(self.val_files))
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
