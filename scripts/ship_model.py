@@ -3,18 +3,23 @@ the low-resolution reference outputs that guard it in tests/test_shipped.py.
 
     python scripts/ship_model.py checkpoints/zoo-256/model.safetensors
     python scripts/ship_model.py checkpoints/zoo-256/model.safetensors --references-only
+    python scripts/ship_model.py checkpoints/zoo-realtime/model.safetensors --student --int8
 
 Writes fststyle/models/zoo.safetensors (fp16 weights); fststyle/models/zoo.onnx (its export,
 fp16 weights and fp32 compute, checked against PyTorch by fststyle.export);
 fststyle/models/zoo_training_data.tsv (the MANIFEST rows of its paintings and photos);
 tests/data/shipped/<style>.png (each style on a held-out photo at REFERENCE_SIZE px, through
-the torch-free runtime) and docs/zoo_grid.jpg (the README's picture). The model card
+the torch-free runtime) and docs/zoo_grid.jpg (the README's picture). --student: the
+real-time student instead, fststyle/models/zoo-realtime.onnx only (fp16 weights and fp32
+compute, or with --int8 int8 convolutions, whichever scripts/bench_inference.py found faster),
+its references in tests/data/shipped/student/. The model card
 (fststyle/models/MODEL_CARD.md) is written by hand from the run's record and its
 fststyle.evaluate report.
 """
 
 import argparse
 import csv
+import tempfile
 from pathlib import Path
 
 from fststyle import export
@@ -33,14 +38,19 @@ def reference_photo():
     return open_rgb(next(p for p in demo_photos("heldout") if p.name == REFERENCE_PHOTO))
 
 
-def write_references(onnx_path: Path) -> None:
+def references(kind: str) -> Path:
+    """Where the stored reference outputs of a shipped model kind (full | student) are."""
+    return REFERENCES / "student" if kind == "student" else REFERENCES
+
+
+def write_references(onnx_path: Path, folder: Path) -> None:
     stylizer = Stylizer(onnx_path)
     photo = reference_photo()
-    REFERENCES.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for style in stylizer.styles:
         out = stylizer.stylize(photo, style=style, max_size=REFERENCE_SIZE)
-        save_image(out, REFERENCES / f"{style}.png")
-    print(f"wrote {len(stylizer.styles)} reference outputs to {REFERENCES}")
+        save_image(out, folder / f"{style}.png")
+    print(f"wrote {len(stylizer.styles)} reference outputs to {folder}")
 
 
 def write_grid(onnx_path: Path, out: Path, cell: int = 160) -> None:
@@ -78,23 +88,50 @@ def write_data_rows(data: Path, out: Path) -> None:
     print(f"wrote {len(kept)} of {len(rows)} MANIFEST rows to {out}")
 
 
+def ship_student(model: Path, int8: bool) -> Path:
+    """Export the student into the package: int8 from its fp32 weights, else fp16 weights."""
+    onnx_file = MODELS / SHIPPED["student"]
+    if int8:
+        export.main([str(model), "--int8", "--out", str(onnx_file)])
+        return onnx_file
+    with tempfile.TemporaryDirectory() as tmp:
+        half = Path(tmp) / "student.safetensors"
+        save_half_copy(model, half)
+        export.main([str(half), "--fp16-weights", "--out", str(onnx_file)])
+    return onnx_file
+
+
+def ship_full(model: Path, data: Path) -> Path:
+    torch_file, onnx_file = MODELS / SHIPPED["torch"], MODELS / SHIPPED["full"]
+    save_half_copy(model, torch_file)
+    # Exported from the fp16 file: the ONNX weights are exactly the shipped ones.
+    export.main([str(torch_file), "--fp16-weights", "--out", str(onnx_file)])
+    write_data_rows(data, MODELS / "zoo_training_data.tsv")
+    return onnx_file
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("model", type=Path, help="the run's model.safetensors")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
                    help="the training data folder with its MANIFEST.tsv")
     p.add_argument("--references-only", action="store_true",
-                   help="only rewrite tests/data/shipped from the shipped zoo.onnx")
+                   help="only rewrite the stored reference outputs from the shipped .onnx")
+    p.add_argument("--student", action="store_true",
+                   help="the model is the real-time student (zoo-realtime.onnx)")
+    p.add_argument("--int8", action="store_true", help="--student: int8 convolutions")
     args = p.parse_args(argv)
-    torch_file, onnx_file = MODELS / SHIPPED["torch"], MODELS / SHIPPED["full"]
+    kind = "student" if args.student else "full"
+    onnx_file = MODELS / SHIPPED[kind]
     if not args.references_only:
         MODELS.mkdir(exist_ok=True)
-        save_half_copy(args.model, torch_file)
-        # Exported from the fp16 file: the ONNX weights are exactly the shipped ones.
-        export.main([str(torch_file), "--fp16-weights", "--out", str(onnx_file)])
-        write_data_rows(args.data, MODELS / "zoo_training_data.tsv")
-    write_references(onnx_file)
-    write_grid(onnx_file, ROOT / "docs" / "zoo_grid.jpg")
+        if args.student:
+            ship_student(args.model, args.int8)
+        else:
+            ship_full(args.model, args.data)
+    write_references(onnx_file, references(kind))
+    if not args.student:
+        write_grid(onnx_file, ROOT / "docs" / "zoo_grid.jpg")
 
 
 if __name__ == "__main__":

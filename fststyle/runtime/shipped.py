@@ -6,6 +6,7 @@ first stylized image costs no training run: what `fststyle.stylize`, `fststyle.s
 from pathlib import Path
 
 MODELS = Path(__file__).parents[1] / "models"
+SHIPPED_NAME = "shipped"  # what a training option names the shipped network by
 SHIPPED = {
     # The 11-style network with its identity row: fp16 weights, fp32 compute.
     "full": "zoo.onnx",
@@ -31,3 +32,9 @@ def shipped_model(kind: str = "full") -> Path:
         raise FileNotFoundError(f"no shipped model at {path} (this install has none): "
                                 "give --model MODEL")
     return path
+
+
+def resolve(path: str | Path) -> str | Path:
+    """A model option's value with its name for the shipped network (`shipped`) resolved to
+    the shipped PyTorch weights: --model.init_from and --model.distill_from take either."""
+    return shipped_model("torch") if str(path) == SHIPPED_NAME else path

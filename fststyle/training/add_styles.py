@@ -19,9 +19,7 @@ import torch
 
 from fststyle.core.model_io import load_model
 from fststyle.core.network import ConditionalInstanceNorm2d, TransformerNet
-from fststyle.runtime.shipped import shipped_model
-
-SHIPPED = "shipped"  # --model.init_from's name for the shipped network
+from fststyle.runtime.shipped import resolve
 
 
 def style_tables(net: TransformerNet) -> list[torch.nn.Parameter]:
@@ -33,7 +31,7 @@ def style_tables(net: TransformerNet) -> list[torch.nn.Parameter]:
 def load_base(path: str | Path, style_names: list[str], arch: dict) -> TransformerNet:
     """The trained network at `path`, checked against the requested styles and architecture
     (`arch`: TransformerNet's arguments but num_styles); `shipped`: the shipped network."""
-    base = load_model(shipped_model("torch") if str(path) == SHIPPED else path)
+    base = load_model(resolve(path))
     old = base.style_names
     if style_names[:len(old)] != old:
         raise ValueError(f"--model.init_from {path}: its styles {old} must be the first entries "

@@ -19,12 +19,14 @@ import torch.nn.functional as F
 from fststyle.core.model_file import recorded_hparams
 from fststyle.core.model_io import load_model
 from fststyle.core.network import TransformerNet
+from fststyle.runtime.shipped import resolve
 
 
 def load_teacher(path: str | Path, style_names: list[str]) -> TransformerNet:
     """The frozen, eval-mode teacher network at `path`; its styles must be `style_names` (the
-    student keeps the teacher's names and order, so style i means the same painting in both)."""
-    teacher = load_model(path)
+    student keeps the teacher's names and order, so style i means the same painting in both);
+    `shipped`: the shipped network."""
+    teacher = load_model(resolve(path))
     if teacher.style_names != style_names:
         trained_on = recorded_hparams(teacher.metadata).get("styles", teacher.style_names)
         raise ValueError(f"--model.distill_from {path}: the student's --model.styles "

@@ -81,13 +81,15 @@ class StyleTransfer(pl.LightningModule):
             AVX2-only CPUs in fp32). The network stays NCHW but for its RGB-side convolutions:
             instance norm copies NHWC input to NCHW and back at every layer.
         compile: torch.compile the network and the VGG (slow first steps; pays on long GPU runs).
-        init_from: a trained model.safetensors or .ckpt to start from; its styles must be the
+        init_from: a trained model.safetensors or .ckpt to start from, or `shipped` (the
+            network in the package); its styles must be the
             first entries of `styles`, the rest get new (gamma, beta) rows
             (fststyle.training.add_styles).
         train_only_new_styles: with init_from, train only the new styles' (gamma, beta) rows and
             freeze everything else: the old styles' outputs stay bit-identical (Dumoulin et al.
             2017, Sec. 4.3); false trains the whole network from init_from.
-        distill_from: a trained model.safetensors or .ckpt to distil (fststyle.training.distill):
+        distill_from: a trained model.safetensors or .ckpt, or `shipped`, to distil
+            (fststyle.training.distill):
             its styles must be `styles`, in order; the objective gains distill_weight x the
             mean squared pixel error to its output.
         distill_weight: multiplies the distillation term (used with distill_from).
