@@ -8,9 +8,10 @@ approximates.
     python -m fststyle.gatys --content photo.jpg --model checkpoints/demo/model.safetensors \\
         --style udnie --out out.png
 
-Without --model the objective is training's default recipe (fststyle.core.losses.DEFAULTS), the
-options below overriding it; with --model it is that model's training objective and --style
-names one of its styles. Prints the objective's terms for the content image and the result.
+Without --model the objective is training's default recipe
+(fststyle.core.objective_settings.DEFAULTS), the options below overriding it; with --model it
+is that model's training objective and --style names one of its styles. Prints the
+objective's terms for the content image and the result.
 """
 
 import argparse
@@ -67,7 +68,8 @@ def parse_args(argv):
     p.add_argument("--style-files", type=lambda s: s.split(","),
                    help="with --model: its style images, comma-separated, when the recorded "
                         "paths do not exist here")
-    recipe = p.add_argument_group("objective (default: training's, fststyle.core.losses.DEFAULTS)")
+    recipe = p.add_argument_group("objective (default: training's, "
+                                  "fststyle.core.objective_settings.DEFAULTS)")
     for name in ("content_weight", "style_weight", "tv_weight"):
         recipe.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float)
     recipe.add_argument("--style-size", dest="style_size", type=int)

@@ -56,11 +56,8 @@ def main(args: list[str] | None = None) -> Path:
         trainer.fit(model, app.datamodule, ckpt_path=app.ckpt_path, weights_only=True)
     finally:
         os.environ.pop(RUN_NAME_ENV, None)
-    if app.preemption.signum is not None:
-        raise SystemExit(128 + app.preemption.signum)  # the shell's convention for signals
-    # The periodic checkpoints may predate the last step: last.ckpt must be the final state
-    # (every rank calls this; only rank 0 writes).
-    trainer.save_checkpoint(app.run_dir / "last.ckpt", weights_only=False)
+    if app.last.signum is not None:
+        raise SystemExit(128 + app.last.signum)  # the shell's convention for signals
     path = app.run_dir / "model.safetensors"
     if trainer.is_global_zero:
         finish(app, path)

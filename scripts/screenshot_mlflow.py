@@ -2,8 +2,8 @@
 headless Chromium at the compare page of the two runs.
 
     python -m fststyle.train --config configs/demo.yaml --logger mlflow --run_name demo_sw5 \\
-        --trainer.max_steps 60 --trainer.val_check_interval 30 --model.style_weight 5
-    python -m fststyle.train ... --run_name demo_sw20 ... --model.style_weight 20
+        --trainer.max_steps 60 --trainer.val_check_interval 30 --model.objective.style_weight 5
+    python -m fststyle.train ... --run_name demo_sw20 ... --model.objective.style_weight 20
     python scripts/screenshot_mlflow.py checkpoints/mlflow.db     # -> docs/mlflow_compare.png
     python scripts/screenshot_mlflow.py checkpoints/mlflow.db --runs demo_sw5 demo_sw20 --out x.png
 

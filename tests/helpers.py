@@ -39,7 +39,7 @@ def tiny_args(photo_dir, style_files, root, *extra) -> list[str]:
     return ["--trainer.max_steps", "3", "--data.image_size", "64", "--data.batch_size", "2",
             "--data.source", str(photo_dir), "--data.val_size", "64", "--data.num_workers", "0",
             "--model.styles", f"[{style_files[0]},{style_files[1]}]",
-            "--model.vgg_weights", "random", "--model.style_size", "64",
+            "--model.objective.vgg_weights", "random", "--model.objective.style_size", "64",
             "--trainer.num_sanity_val_steps", "0", "--trainer.enable_progress_bar", "false",
             "--trainer.default_root_dir", str(root), *extra]
 

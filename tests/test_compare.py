@@ -29,7 +29,7 @@ def runs(tmp_path_factory, photo_dir, style_files):
     root = tmp_path_factory.mktemp("runs")
     for weight in ("50", "5"):
         train(tiny_args(photo_dir, style_files, root, "--run_name", f"w{weight}",
-                        "--logger", "csv", "--model.style_weight", weight,
+                        "--logger", "csv", "--model.objective.style_weight", weight,
                         "--trainer.max_steps", "2", "--trainer.log_every_n_steps", "1",
                         "--trainer.val_check_interval", "2"))
     return [root / "checkpoints" / "w50", root / "checkpoints" / "w5"]
@@ -44,7 +44,7 @@ def test_report_shows_differing_params_metrics_curves_and_samples(runs, tmp_path
     out = compare([*map(str, runs), "--out", str(tmp_path / "r.html")])
     page = out.read_text()
     assert rows(page, "params") == [["parameter", "w50", "w5"],
-                                    ["model/style_weight", "50.0", "5.0"]]
+                                    ["model/objective/style_weight", "50.0", "5.0"]]
     final = {r[0]: r[1:] for r in rows(page, "final")}
     assert final["last logged step"] == ["1", "1"]
     assert "val/loss/s1" in final and "train/loss" in final

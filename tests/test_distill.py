@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from fststyle.core.model_io import load_model
+from fststyle.core.objective_settings import Objective
 from fststyle.runtime import Stylizer
 from fststyle.train import main as train
 from fststyle.training.distill import distillation_loss
@@ -46,8 +47,9 @@ def test_distill_term_is_logged_and_teacher_left_out(tiny_student):
 def test_teacher_is_not_trained(tiny_model, photo_dir, style_files, tmp_path):
     from fststyle.training.module import StyleTransfer
 
-    module = StyleTransfer(styles=[str(f) for f in style_files], vgg_weights="random",
-                           style_size=64, distill_from=str(tiny_model), alpha=0.25)
+    module = StyleTransfer(styles=[str(f) for f in style_files],
+                           objective=Objective(vgg_weights="random", style_size=64),
+                           distill_from=str(tiny_model), alpha=0.25)
     optimised = {id(p) for g in module.configure_optimizers().param_groups for p in g["params"]}
     assert not any(id(p) in optimised or p.requires_grad for p in module.teacher.parameters())
     assert not module.teacher.training

@@ -137,7 +137,7 @@ def resave(model, path, **weights):
 
     net = load_model(model)
     meta = dict(net.metadata)
-    meta["model"] = {**meta["model"], **weights}
+    meta["model"] = {**meta["model"], "objective": {**meta["model"]["objective"], **weights}}
     return save_model(net, net.style_names, path, extra=meta)
 
 

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from fststyle import gatys
+from fststyle.core.objective_settings import Objective
 from fststyle.evaluation.gatys import optimise
 from fststyle.evaluation.objective import objective_from_hparams, training_defaults
 from fststyle.runtime.imagefiles import demo_photos
@@ -26,14 +27,15 @@ def tiny_model(tmp_path_factory, photo_dir, style_files):
     root = tmp_path_factory.mktemp("gatys_model")
     return train(tiny_args(photo_dir, style_files, root, "--run_name", "g",
                            "--model.alpha", "0.5", "--model.num_residual_blocks", "1",
-                           "--model.content_weight", "2.5", "--model.tv_weight", "0.5"))
+                           "--model.objective.content_weight", "2.5",
+                           "--model.objective.tv_weight", "0.5"))
 
 
 def test_objective_is_the_training_loss(style_files):
     """Same hyperparameters -> the same number as StyleTransfer's loss_fn, defaults included."""
-    hparams = {"styles": [str(f) for f in style_files], "vgg_weights": "random",
-               "style_size": 48, "style_weight": 7.0}
-    module = StyleTransfer(**hparams)
+    settings = {"vgg_weights": "random", "style_size": 48, "style_weight": 7.0}
+    hparams = {"styles": [str(f) for f in style_files], **settings}
+    module = StyleTransfer(styles=hparams["styles"], objective=Objective(**settings))
     objective = objective_from_hparams(hparams)
     image, content = torch.rand(2, 1, 3, 40, 56).unbind(0)
     for style in (0, 1):

@@ -19,7 +19,8 @@ from helpers import tiny_args
 
 DOWN = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
 SMALL = ["--model.alpha", "0.5", "--model.num_residual_blocks", "1"]  # quicker to export
-CONFIG = {"model": {"styles": ["/x/starry_night.jpg", "udnie"], "vgg_weights": "caffe"},
+CONFIG = {"model": {"styles": ["/x/starry_night.jpg", "udnie"],
+                    "objective": {"vgg_weights": "caffe"}},
           "data": {"image_size": 256}}
 
 

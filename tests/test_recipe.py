@@ -14,7 +14,7 @@ from helpers import tiny_args
 def test_cosine_schedule_decays_the_rate_to_zero(photo_dir, style_files, tmp_path):
     path = train(tiny_args(photo_dir, style_files, tmp_path, "--run_name", "cos",
                            "--trainer.max_steps", "4", "--model.lr_schedule", "cosine",
-                           "--model.loss_normalization", "none"))
+                           "--model.objective.loss_normalization", "none"))
     assert model_hparams(path)["lr_schedule"] == "cosine"
     assert model_hparams(path)["loss_normalization"] == "none"
     ckpt = torch.load(path.parent / "last.ckpt", weights_only=True)
@@ -31,7 +31,9 @@ def test_bad_schedule_is_refused(photo_dir, style_files, tmp_path):
 def test_models_without_a_recorded_normalization_were_trained_on_raw_errors(tmp_path, models):
     net = load_model(models)
     meta = dict(net.metadata)
-    meta["model"] = {k: v for k, v in meta["model"].items() if k != "loss_normalization"}
+    # A file from before the objective group and loss_normalization: flat settings, no such key.
+    flat = {k: v for k, v in meta["model"]["objective"].items() if k != "loss_normalization"}
+    meta["model"] = {**{k: v for k, v in meta["model"].items() if k != "objective"}, **flat}
     old = save_model(net, net.style_names, tmp_path / "old.safetensors", extra=meta)
     assert model_hparams(old)["loss_normalization"] == "none"
     assert model_hparams(models)["loss_normalization"] == "target"

@@ -19,7 +19,7 @@ from fststyle.core.quantize import psnr
 from fststyle.core.torch_stylizer import load_stylizer
 from fststyle.evaluation.objective import measure, objective_from_hparams, reference_hparams
 from fststyle.runtime import Stylizer
-from fststyle.runtime.imagefiles import BUNDLED_STYLES, IDENTITY, open_rgb
+from fststyle.runtime.imagefiles import BUNDLED_STYLES, IDENTITY, demo_photos, open_rgb
 from fststyle.runtime.shipped import shipped_model, web_model
 from fststyle.train import main as train
 
@@ -41,27 +41,31 @@ def photo():
 
 def test_the_shipped_files_hold_the_11_paintings_and_the_identity_row(shipped):
     assert sorted(shipped.styles) == sorted(STYLES)
-    for kind in ("full", "torch"):
+    for kind in ("full", "torch", "student"):
         assert sorted(read_model(shipped_model(kind)).styles) == sorted(STYLES)
-    assert web_model().is_file()
+    assert web_model() == shipped_model("student")  # what serve gives with no argument
     assert shipped_model("full").stat().st_size < 5e6  # fp16 weights: a few MB
+    assert shipped_model("student").stat().st_size < 1e6  # the slim network
 
 
-def test_every_style_gives_its_own_output(shipped, photo):
-    outputs = {s: shipped.stylize(photo, style=s).astype(np.float32) for s in shipped.styles}
-    for i, a in enumerate(shipped.styles):
-        for b in shipped.styles[i + 1:]:
-            assert np.abs(outputs[a] - outputs[b]).mean() > 4, (a, b)  # of 255
+@pytest.mark.parametrize("kind", ["full", "student"])
+def test_every_style_gives_its_own_output(kind, photo):
+    stylizer = Stylizer(shipped_model(kind))
+    outputs = {s: stylizer.stylize(photo, style=s).astype(np.float32) for s in stylizer.styles}
+    for i, a in enumerate(stylizer.styles):
+        for b in stylizer.styles[i + 1:]:
+            assert np.abs(outputs[a] - outputs[b]).mean() > 4, (kind, a, b)  # of 255
 
 
-@pytest.mark.parametrize("kind", ["full", "torch"])
+@pytest.mark.parametrize("kind", ["full", "torch", "student"])
 def test_outputs_match_the_stored_references(kind):
     stylizer = load_stylizer(shipped_model(kind))
     photo = ship.reference_photo()
+    folder = ship.references("student" if kind == "student" else "full")
     for style in stylizer.styles:
-        want = np.asarray(open_rgb(ship.REFERENCES / f"{style}.png"))
+        want = np.asarray(open_rgb(folder / f"{style}.png"))
         got = np.asarray(stylizer.stylize(photo, style=style, max_size=ship.REFERENCE_SIZE))
-        assert psnr(got, want) >= 40, style
+        assert psnr(got / 255, want / 255) >= 40, style  # of images in [0, 1]
 
 
 def test_strength_ends_near_the_photo_and_at_the_style(shipped):
@@ -127,3 +131,23 @@ def test_a_style_added_in_a_time_budget_keeps_the_shipped_styles_bit_identical(
         for i in range(base.num_styles):
             old, new = torch.eye(base.num_styles)[i:i + 1], torch.eye(added.num_styles)[i:i + 1]
             assert torch.equal(base(image, old), added(image, new)), added.style_names[i]
+
+
+def test_measure_strength_prints_the_model_cards_table(tmp_path, capsys):
+    """scripts/measure_strength.py, small: a row per painted style, 0 ... 1 then the photo."""
+    strength = load_script("measure_strength")
+    result = strength.main(["--size", "64", "--json", str(tmp_path / "s.json")])
+    out = capsys.readouterr().out
+    assert sorted(result["style_terms"]) == sorted(BUNDLED_STYLES)
+    assert all(len(row) == 6 for row in result["style_terms"].values())
+    assert sorted(result["psnr_at_zero"]) == sorted(p.name for p in demo_photos("heldout"))
+    assert out.count("\n| ") == 2 + len(BUNDLED_STYLES)  # header, rule, a row per style
+    # Known values: the last column is the photo itself, strength 1 the plain style.
+    photo = open_rgb(next(p for p in demo_photos("heldout") if p.name == result["photo"]), 64)
+    objective = objective_from_hparams(reference_hparams({"styles": ["udnie"]}, 64))
+    content = to_tensor(photo)[None]
+    plain = Stylizer().stylize(photo, style="udnie")
+    row = result["style_terms"]["udnie"]
+    assert row[-1] == pytest.approx(measure(objective, content, content, 0)["style"], rel=1e-5)
+    assert row[-2] == pytest.approx(measure(objective, to_tensor(plain)[None], content, 0)["style"],
+                                    rel=1e-5)

@@ -35,9 +35,9 @@ from fststyle.train import main
 
 from helpers import tiny_args
 
-CONFIG = {"model": {"styles": ["/x/starry_night.jpg", "udnie"], "vgg_weights": "caffe",
-                    "style_weight": 50.0, "style_layers": {"relu1_1": 0.2},
-                    "style_coefficients": None},
+CONFIG = {"model": {"styles": ["/x/starry_night.jpg", "udnie"],
+                    "objective": {"vgg_weights": "caffe", "style_weight": 50.0,
+                                  "style_layers": {"relu1_1": 0.2}, "style_coefficients": None}},
           "data": {"image_size": 256}, "seed_everything": 2**40}
 FAKE_TOKEN = base64.b64encode(json.dumps(
     {"api_address": "http://127.0.0.1:9", "api_url": "http://127.0.0.1:9", "api_key": "x"}
@@ -57,9 +57,11 @@ def no_neptune_env(monkeypatch, tmp_path):
 
 def test_flatten_tags_and_keys():
     flat = flatten(CONFIG)
-    assert flat["model/style_weight"] == 50.0 and flat["model/style_layers/relu1_1"] == 0.2
+    assert flat["model/objective/style_weight"] == 50.0
+    assert flat["model/objective/style_layers/relu1_1"] == 0.2
     assert flat["model/styles"] == '["/x/starry_night.jpg", "udnie"]'
-    assert flat["model/style_coefficients"] == "null" and flat["seed_everything"] == str(2**40)
+    assert flat["model/objective/style_coefficients"] == "null"
+    assert flat["seed_everything"] == str(2**40)
     assert run_tags(CONFIG) == ["styles:starry_night+udnie", "style:starry_night", "style:udnie",
                                 "vgg:caffe", "size:256"]
     assert neptune_key("val/loss/udnie") == "val/loss_udnie" and neptune_key("epoch") == "epoch"
@@ -149,7 +151,7 @@ def test_debug_mode_records_params_tags_metrics_images(tmp_path, photo_dir, styl
                    "--trainer.log_every_n_steps", "1"))
     assert recorded["sys/name"] == "dbg"
     assert recorded["sys/tags"] == {"styles:s1+s2", "style:s1", "style:s2", "vgg:random", "size:64"}
-    assert recorded["parameters/model/style_weight"] == DEFAULTS.style_weight
+    assert recorded["parameters/model/objective/style_weight"] == DEFAULTS.style_weight
     assert recorded["parameters/data/image_size"] == 64
     assert recorded["parameters/trainer/max_steps"] == 2
     assert [s for s, _ in recorded["train/loss"]] == [0, 1]
@@ -171,7 +173,7 @@ def test_offline_run_writes_under_run_dir(tmp_path, photo_dir, style_files, caps
     (container,) = (run / ".neptune" / "offline").glob("run__*")
     ops = [json.loads(line)["obj"] for line in open(container / "data-1.log")]
     paths = {"/".join(op["path"]) for op in ops}
-    assert {"sys/name", "parameters/model/style_weight", "val/samples/s1",
+    assert {"sys/name", "parameters/model/objective/style_weight", "val/samples/s1",
             "artifacts/model"} <= paths
     copies = list((container / "upload_path").glob("artifacts_model-*.safetensors"))
     assert [c.read_bytes() for c in copies] == [model.read_bytes()]  # a copy, not a reference

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import fststyle
+from fststyle.core.objective_settings import Objective
 from fststyle.core.vgg import prefers_channels_last
 from fststyle.train import main
 from fststyle.training.module import StyleTransfer
@@ -21,7 +22,7 @@ def test_acceptance_run_from_empty_dir(tmp_path, photo_dir, style_files):
     cmd = [sys.executable, "-m", "fststyle.train", "--trainer.max_steps", "3",
            "--data.image_size", "64", "--data.batch_size", "2", "--data.source", str(photo_dir),
            "--model.styles", f"[{style_files[0]},{style_files[1]}]",
-           "--model.vgg_weights", "random"]
+           "--model.objective.vgg_weights", "random"]
     subprocess.run(cmd, cwd=tmp_path, check=True, timeout=600)
     (model_path,) = tmp_path.glob("checkpoints/*/model.safetensors")
     net = fststyle.load_model(model_path)
@@ -78,8 +79,9 @@ def test_logged_components_and_checkpoint_contents(tmp_path, photo_dir, style_fi
 def test_overfit_fixed_batch_lowers_loss(style_files):
     """A few Adam steps on one fixed batch must lower the objective (with the real VGG)."""
     torch.manual_seed(0)
-    module = StyleTransfer(styles=[str(f) for f in style_files], style_size=64, lr=1e-2,
-                           alpha=0.5, num_residual_blocks=2)
+    module = StyleTransfer(styles=[str(f) for f in style_files],
+                           objective=Objective(style_size=64), lr=1e-2, alpha=0.5,
+                           num_residual_blocks=2)
     opt = torch.optim.Adam(module.net.parameters(), lr=1e-2)
     content = torch.rand(2, 3, 48, 48)
     style = torch.tensor([0, 1])
@@ -99,8 +101,9 @@ def test_configure_model_layouts_and_dtypes(style_files, precision):
     and the Gram targets stay fp32; the VGG in the hardware's layout, the network NCHW, fp32."""
     from types import SimpleNamespace
 
-    module = StyleTransfer(styles=[str(f) for f in style_files], style_size=32,
-                           vgg_weights="random", alpha=0.25, num_residual_blocks=1)
+    module = StyleTransfer(styles=[str(f) for f in style_files],
+                           objective=Objective(style_size=32, vgg_weights="random"), alpha=0.25,
+                           num_residual_blocks=1)
     module._trainer = SimpleNamespace(  # all configure_model reads
         precision=precision, strategy=SimpleNamespace(root_device=torch.device("cpu")))
     module.configure_model()
@@ -126,22 +129,24 @@ def test_train_options_reach_the_objects(tmp_path, photo_dir, style_files):
                 for k, v in c.state_dict().items()}, vgg_state)
     path = main(tiny_args(
         photo_dir, style_files, tmp_path, "--run_name", "opts",
-        "--trainer.max_steps", "1", "--model.vgg_weights", str(vgg_state),
-        "--model.vgg_pooling", "avg", "--model.alpha", "0.25",
+        "--trainer.max_steps", "1", "--model.objective.vgg_weights", str(vgg_state),
+        "--model.objective.vgg_pooling", "avg", "--model.alpha", "0.25",
         "--model.num_residual_blocks", "1", "--model.downsamples", "3",
         "--model.edge_kernel", "5", "--model.separable_blocks", "true",
-        "--model.content_weight", "1.5",
-        "--model.style_weight", "7", "--model.tv_weight", "0.5",
-        "--model.style_coefficients", "[1.0,2.0]", "--model.lr", "0.003",
-        "--model.content_layers", "{relu3_2: 1.0}", "--model.style_layers",
+        "--model.objective.content_weight", "1.5",
+        "--model.objective.style_weight", "7", "--model.objective.tv_weight", "0.5",
+        "--model.objective.style_coefficients", "[1.0,2.0]", "--model.lr", "0.003",
+        "--model.objective.content_layers", "{relu3_2: 1.0}", "--model.objective.style_layers",
         "{relu1_1: 0.5, relu2_1: 0.5}", "--data.streaming", "false",
         "--data.num_val_images", "2", "--trainer.precision", "32-true"))
     net = fststyle.load_model(path)
     assert net.arch() == {"num_styles": 2, "alpha": 0.25, "num_residual_blocks": 1,
                           "downsamples": 3, "edge_kernel": 5, "separable_blocks": True}
     hp = net.metadata["model"]
-    assert hp["content_weight"] == 1.5 and hp["style_weight"] == 7 and hp["lr"] == 0.003
-    assert hp["style_layers"] == {"relu1_1": 0.5, "relu2_1": 0.5}
+    objective = hp["objective"]  # recorded whole, as one group
+    assert objective["content_weight"] == 1.5 and objective["style_weight"] == 7
+    assert objective["style_layers"] == {"relu1_1": 0.5, "relu2_1": 0.5}
+    assert objective["loss_normalization"] == "target" and hp["lr"] == 0.003
     grid = next((tmp_path / "checkpoints/opts/samples").glob("*.png"))
     from PIL import Image
     assert Image.open(grid).size == (3 * 64 + 4 * 2, 2 * 64 + 3 * 2)  # 2 photos x (1 + 2)
@@ -150,8 +155,8 @@ def test_train_options_reach_the_objects(tmp_path, photo_dir, style_files):
 @pytest.mark.parametrize("extra, message", [
     (["--model.styles", "[missing.jpg]"], "missing.jpg"),
     (["--model.styles", "[]"], "--model.styles is empty"),
-    (["--model.style_layers", "{relu7_1: 1.0}"], "relu7_1"),
-    (["--model.style_weight", "-1"], "style_weight must be >= 0"),
+    (["--model.objective.style_layers", "{relu7_1: 1.0}"], "relu7_1"),
+    (["--model.objective.style_weight", "-1"], "style_weight must be >= 0"),
     (["--data.source", "/nonexistent/dir/x"], "nonexistent"),
     (["--ckpt_path", "last"], "no run with a last.ckpt"),
     (["--model.no_such_option", "1"], "no_such_option"),

@@ -5,6 +5,7 @@ import urllib.error
 import pytest
 import torch
 
+from fststyle.core.objective_settings import Objective
 from fststyle.core.vgg import VGGFeatures
 
 
@@ -75,8 +76,8 @@ def test_stops_at_requested_layer(caffe):
 def test_no_weight_gradients_and_eval_after_module_train(style_files):
     from fststyle.training.module import StyleTransfer
 
-    module = StyleTransfer(styles=[str(f) for f in style_files], vgg_weights="random",
-                           style_size=32)
+    module = StyleTransfer(styles=[str(f) for f in style_files],
+                           objective=Objective(vgg_weights="random", style_size=32))
     module.train()
     vgg = module.loss_fn.vgg
     assert not vgg.training and all(not m.training for m in vgg.modules())
@@ -107,7 +108,7 @@ def test_avg_pooling_option():
 
 
 def test_unknown_weights_source_names_the_option():
-    with pytest.raises(ValueError, match="--model.vgg_weights: 'nope.pth'"):
+    with pytest.raises(ValueError, match="--model.objective.vgg_weights: 'nope.pth'"):
         VGGFeatures("nope.pth", "relu2_1")
 
 

@@ -4,61 +4,16 @@ the feed-forward network is trained against (Johnson et al. 2016's "perceptual l
 Small pure functions plus one module that holds the frozen VGG and the style Gram targets.
 """
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from fststyle.core.images import load_image
+from fststyle.core.objective_settings import DEFAULTS
 from fststyle.core.vgg import VGGFeatures, deepest_layer, layer_names
 
-# Gatys et al. 2015: content from relu4_2 (their conv4_2). Style from the first layer of VGG's
-# first four blocks, as the feed-forward papers do (Johnson et al. 2016: relu1_2...relu4_3;
-# Dumoulin et al. 2017: conv1...conv4), not Gatys et al.'s relu5_1 too: at training crop sizes
-# relu5_1 has fewer positions (8x8 at 128 px) than channels (512), so its Gram cannot match a
-# painting's; kept in, it carried 65% of the style term at the end of the demo and cost the
-# photos their shapes (docs/quality.md).
-CONTENT_LAYERS = {"relu4_2": 1.0}
-STYLE_LAYERS = {"relu1_1": 0.25, "relu2_1": 0.25, "relu3_1": 0.25, "relu4_1": 0.25}
 LOSS_NORMALIZATIONS = ("target", "none")
 EPS = 1e-12  # a black photo's features are all zero: keep its relative content error finite
-
-
-@dataclass(frozen=True)
-class LossDefaults:
-    """The objective's default settings: the one place they are written. StyleTransfer's
-    arguments, fststyle.evaluation.objective (so gatys and evaluate), the benchmarks and the
-    tests read them from here.
-
-    loss_normalization "target": each layer's squared error is divided by its target's mean
-    square (the content photo's features; the painting's Gram), so every term is a relative
-    error and a layer weight means what it says. Raw Gram errors differ by three orders of
-    magnitude across layers (relu4_1 carried 92% of the style term with w_l = 1/5 each, relu1_1
-    and relu5_1 0.1%), which starved the colour and brush-stroke layers. "none": raw squared
-    errors, as the first models (which recorded none) were. Style at 5x content: the teacher
-    (fststyle.gatys) takes the painting's colours and strokes, keeps the photo's shapes
-    (docs/quality.md).
-    """
-
-    content_layers: dict[str, float] = field(default_factory=lambda: dict(CONTENT_LAYERS))
-    style_layers: dict[str, float] = field(default_factory=lambda: dict(STYLE_LAYERS))
-    content_weight: float = 1.0
-    style_weight: float = 5.0
-    tv_weight: float = 0.0
-    loss_normalization: str = "target"
-    style_size: int = 256  # the style image's shorter side when its Grams are taken
-    style_coefficients: list[float] | None = None  # per-style multipliers; None: 1 each
-    vgg_weights: str = "caffe"  # the original VGG19 Gatys et al. used (fststyle.core.vgg)
-    vgg_pooling: str = "max"
-    # The identity row (a style named `identity`, no painting) has the content term and this
-    # times the pixel MSE to the photo instead of a style term: relu4_2 alone leaves colours
-    # and fine detail free, so "strength 0" would not be the photo. 50: a pixel MSE of 0.004
-    # (24 dB PSNR) costs 0.2, about what the content term costs a stylized photo.
-    identity_weight: float = 50.0
-
-
-DEFAULTS = LossDefaults()
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -138,18 +93,18 @@ class PerceptualLoss(nn.Module):
                  identity_weight: float = DEFAULTS.identity_weight):
         super().__init__()
         if loss_normalization not in LOSS_NORMALIZATIONS:
-            raise ValueError(f"--model.loss_normalization must be one of "
+            raise ValueError(f"--model.objective.loss_normalization must be one of "
                              f"{LOSS_NORMALIZATIONS}, got {loss_normalization!r}")
         _check_layers(content_layers, "content_layers", vgg.arch)
         _check_layers(style_layers, "style_layers", vgg.arch)
         for name, value in (("content_weight", content_weight), ("style_weight", style_weight),
                             ("tv_weight", tv_weight), ("identity_weight", identity_weight)):
             if value < 0:
-                raise ValueError(f"--model.{name} must be >= 0, got {value}")
+                raise ValueError(f"--model.objective.{name} must be >= 0, got {value}")
         coefficients = style_coefficients or [1.0] * num_styles
         if len(coefficients) != num_styles or min(coefficients) < 0:
-            raise ValueError(f"--model.style_coefficients needs {num_styles} non-negative "
-                             f"values (one per style), got {coefficients}")
+            raise ValueError(f"--model.objective.style_coefficients needs {num_styles} "
+                             f"non-negative values (one per style), got {coefficients}")
         self.vgg = vgg
         self.content_layers, self.style_layers = dict(content_layers), dict(style_layers)
         self.content_weight, self.style_weight = content_weight, style_weight
@@ -164,7 +119,8 @@ class PerceptualLoss(nn.Module):
 
     @classmethod
     def with_defaults(cls, vgg: VGGFeatures, num_styles: int) -> "PerceptualLoss":
-        """The default recipe's objective (LossDefaults) on `vgg`, targets not yet set."""
+        """The default recipe's objective (objective_settings.DEFAULTS) on `vgg`, targets not
+        yet set."""
         d = DEFAULTS
         return cls(vgg, d.content_layers, d.style_layers, d.content_weight, d.style_weight,
                    d.tv_weight, num_styles, loss_normalization=d.loss_normalization)
@@ -191,15 +147,18 @@ class PerceptualLoss(nn.Module):
             return self.vgg(content, set(self.content_layers))
 
     def forward(self, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor,
-                content_feats: dict[str, torch.Tensor] | None = None):
-        """output, content: (B, 3, H, W) in [0, 1]; style: (B,) indices.
+                content_feats: dict[str, torch.Tensor] | None = None,
+                strength: torch.Tensor | None = None):
+        """output, content: (B, 3, H, W) in [0, 1]; style: (B,) indices; strength: (B,) in
+        [0, 1] or None (1 each): the style term times s, the identity pixel term times 1 - s
+        (fststyle.training.strength).
 
         Returns (total, {name: weighted term}); the terms add up to the total.
         """
         if content_feats is None:
             content_feats = self.content_features(content)
         feats = self.vgg(output, set(self.content_layers) | set(self.style_layers))
-        return self.objective(output, feats, content_feats, style, content)
+        return self.objective(output, feats, content_feats, style, content, strength)
 
     def plain_forward(self, vgg_full: VGGFeatures, output: torch.Tensor,
                       content: torch.Tensor, style: torch.Tensor):
@@ -212,15 +171,17 @@ class PerceptualLoss(nn.Module):
         return self.objective(output, feats, content_feats, style, content)
 
     def objective(self, output: torch.Tensor, feats: dict, content_feats: dict,
-                  style: torch.Tensor, content: torch.Tensor | None = None):
+                  style: torch.Tensor, content: torch.Tensor | None = None,
+                  strength: torch.Tensor | None = None):
         """Weighted terms from VGG features of the output and of the content (and, for
-        identity rows, the content image itself)."""
+        identity rows and strengths below 1, the content image itself)."""
         terms, relative = {}, self.loss_normalization == "target"
         content_term = sum(w * content_loss(feats[n], content_feats[n], relative)
                            for n, w in self.content_layers.items())
         terms["content"] = self.content_weight * content_term
         identity = self.identity[style]  # (B,) bool
-        coeff = torch.where(identity, 0.0, self.style_coefficients[style])  # (B,) multipliers
+        s = torch.ones(len(style), device=output.device) if strength is None else strength
+        coeff = torch.where(identity, 0.0, self.style_coefficients[style] * s)  # (B,)
         for name, w in self.style_layers.items():
             per_sample = style_loss(gram_matrix(feats[name]), self.target_gram(name, style),
                                     relative)  # (B,)
@@ -230,7 +191,8 @@ class PerceptualLoss(nn.Module):
         total = terms["content"] + terms["style"] + terms["tv"]
         if self.identity.any():
             pixel = (output.float() - content.float()).pow(2).flatten(1).mean(1)  # (B,)
-            terms["identity"] = self.identity_weight * (identity * pixel).mean()
+            toward_photo = torch.where(identity, 1.0, 1 - s)  # (B,): the identity row's share
+            terms["identity"] = self.identity_weight * (toward_photo * pixel).mean()
             total = total + terms["identity"]
         return total, terms
 
@@ -259,9 +221,11 @@ def build_objective(style_files: list, style_size: int, content_layers: dict[str
 def _check_layers(layers: dict[str, float], option: str, arch: str) -> None:
     known = layer_names(arch)
     if not layers:
-        raise ValueError(f"--model.{option} is empty: name at least one VGG layer")
+        raise ValueError(f"--model.objective.{option} is empty: name at least one VGG layer")
     for name, weight in layers.items():
         if name not in known:
-            raise ValueError(f"--model.{option}: unknown VGG layer {name!r}; {arch} has {known}")
+            raise ValueError(f"--model.objective.{option}: unknown VGG layer {name!r}; {arch} "
+                             f"has {known}")
         if weight < 0:
-            raise ValueError(f"--model.{option}: weight of {name} must be >= 0, got {weight}")
+            raise ValueError(f"--model.objective.{option}: weight of {name} must be >= 0, got "
+                             f"{weight}")

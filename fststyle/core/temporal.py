@@ -35,6 +35,19 @@ class Motion:
     noise: float = 0.02
 
 
+def motion_from(options: dict[str, float] | None) -> Motion:
+    """--model.temporal_motion (None: the defaults) -> Motion; unknown keys and negative
+    ranges refused."""
+    try:
+        motion = Motion(**(options or {}))
+    except TypeError:
+        raise ValueError(f"--model.temporal_motion: keys are shift, rotation, zoom, noise; got "
+                         f"{sorted(options)}") from None
+    if min(vars(motion).values()) < 0:
+        raise ValueError(f"--model.temporal_motion: ranges must be >= 0, got {options}")
+    return motion
+
+
 def transform(shift: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor,
               size: tuple[int, int], source: tuple[int, int] | None = None) -> torch.Tensor:
     """(B, 3, 3) maps from output to source pixels: rotate by `angle` (radians) and scale by

@@ -66,7 +66,8 @@ class VGGFeatures(nn.Module):
                  pooling: str = "max", seed: int = 0):
         super().__init__()
         if pooling not in ("max", "avg"):
-            raise ValueError(f"--model.vgg_pooling must be 'max' or 'avg', got {pooling!r}")
+            raise ValueError(f"--model.objective.vgg_pooling must be 'max' or 'avg', got "
+                             f"{pooling!r}")
         self.arch = "vgg16" if weights == "torchvision_vgg16" else "vgg19"
         names = layer_names(self.arch)
         if last_layer not in names:
@@ -147,8 +148,8 @@ def _load_convs(weights: str, arch: str) -> list[tuple[torch.Tensor, torch.Tenso
         return _torchvision_convs(arch)
     path = Path(weights)
     if not path.is_file():
-        raise ValueError(f"--model.vgg_weights: {weights!r} is neither caffe, torchvision, "
-                         "torchvision_vgg16, random nor an existing state-dict file")
+        raise ValueError(f"--model.objective.vgg_weights: {weights!r} is neither caffe, "
+                         "torchvision, torchvision_vgg16, random nor an existing state-dict file")
     return _state_dict_convs(_read_state_dict(path), str(path))
 
 
@@ -180,7 +181,8 @@ def _torchvision_convs(arch: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
         cache = os.path.join(torch.hub.get_dir(), "checkpoints")
         raise RuntimeError(
             f"could not download torchvision {arch} weights ({e}). Offline? Put "
-            f"{Path(weights.url).name} in {cache}, or use --model.vgg_weights caffe") from e
+            f"{Path(weights.url).name} in {cache}, or use --model.objective.vgg_weights "
+            "caffe") from e
     return _state_dict_convs(state, f"torchvision {arch}")
 
 

@@ -2,23 +2,21 @@
 hyperparameters (or from options): what `fststyle.gatys` minimises and `fststyle.evaluate`
 reports, so that the network, its teacher and the do-nothing baseline are measured alike.
 
-Defaults come from `fststyle.core.losses.DEFAULTS` (LossDefaults), never copied: StyleTransfer
-takes its defaults from there too, so a recipe change changes the measuring instrument with it.
+Defaults come from `fststyle.core.objective_settings.DEFAULTS`, never copied: StyleTransfer takes
+its defaults from there too, so a recipe change changes the measuring instrument with it.
 """
 
-import dataclasses
 from pathlib import Path
 
 import torch
 
-from fststyle.core.losses import DEFAULTS, PerceptualLoss, build_objective
+from fststyle.core.losses import PerceptualLoss, build_objective
 from fststyle.core.model_file import ModelFile, read_model
+from fststyle.core.objective_settings import FIELDS, default_settings, recorded_objective
 from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
 
-# The StyleTransfer arguments that define the loss (the rest shape the network or optimiser).
-OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "content_weight",
-                  "style_weight", "tv_weight", "loss_normalization", "style_coefficients",
-                  "vgg_weights", "vgg_pooling", "identity_weight")
+# What defines the loss: the styles and the objective group's settings, as one flat dict.
+OBJECTIVE_KEYS = ("styles", *FIELDS)
 
 
 # The reference objective: one fixed instrument for comparing models trained with different
@@ -29,7 +27,7 @@ OBJECTIVE_KEYS = ("styles", "style_size", "content_layers", "style_layers", "con
 # across layers); style at 5x content, where the teacher keeps the photo's shapes and takes the
 # painting's colours and strokes (docs/quality.md). The painting is resized to the photo's
 # shorter side: strokes at the scale they have when both are shown at the same size (a model
-# trained with --model.style_size S is measured at its own stroke scale with --size S).
+# trained with --model.objective.style_size S is measured at its own stroke scale with --size S).
 REFERENCE = {"content_layers": {"relu4_2": 1.0},
              "style_layers": {f"relu{i}_1": 0.2 for i in range(1, 6)},
              "content_weight": 1.0, "style_weight": 5.0, "tv_weight": 0.0,
@@ -46,19 +44,20 @@ def reference_hparams(hparams: dict, size: int) -> dict:
 
 def training_defaults() -> dict:
     """{key: the training default} for every OBJECTIVE_KEYS entry (StyleTransfer's defaults)."""
-    return {"styles": list(DEMO_STYLES), **dataclasses.asdict(DEFAULTS)}
+    return {"styles": list(DEMO_STYLES), **default_settings()}
 
 
 def model_hparams(model: str | Path | ModelFile) -> dict:
     """The training hyperparameters recorded in a .safetensors, .ckpt or .onnx model file (a
-    path or an already read ModelFile)."""
+    path or an already read ModelFile), the objective group's settings flattened into them
+    (objective_settings.recorded_objective: every setting, for old files too)."""
     model = model if isinstance(model, ModelFile) else read_model(model)
     hparams = model.hparams
     if "styles" not in hparams:
         raise ValueError(f"--model {model.path}: no training hyperparameters recorded (expected a "
                          "model.safetensors or .ckpt written by fststyle.train, or its export)")
-    # Models from before loss_normalization existed were trained on raw squared errors.
-    return {"loss_normalization": "none", **hparams}
+    rest = {k: v for k, v in hparams.items() if k != "objective"}
+    return {**rest, **recorded_objective(hparams)}
 
 
 def resolve_hparams(hparams: dict) -> dict:

@@ -109,7 +109,8 @@ def run_tags(config: dict | None) -> list[str]:
     names = style_names(config)
     if names:
         tags += [f"styles:{'+'.join(names)}", *(f"style:{n}" for n in names)]
-    vgg = (config.get("model") or {}).get("vgg_weights")
+    model = config.get("model") or {}
+    vgg = (model.get("objective") or {}).get("vgg_weights", model.get("vgg_weights"))
     if vgg is not None:
         tags.append(f"vgg:{Path(str(vgg)).name}")  # a state-dict PATH shows as its file name
     size = (config.get("data") or {}).get("image_size")

@@ -1,25 +1,26 @@
 """The Lightning "system": one conditional-instance-norm TransformerNet trained against the frozen
 VGG perceptual loss for N styles at once (Dumoulin et al. 2017).
 
-The typed `__init__` arguments are the model half of the config (LightningCLI `--model.*`); the
-objective's defaults come from `fststyle.core.losses.DEFAULTS`. Sample grids are written by the
+The typed `__init__` arguments are the model half of the config (LightningCLI `--model.*`);
+the objective is one group of them (`--model.objective.*`,
+fststyle.core.objective_settings). Sample grids are written by the
 `fststyle.training.samples.SampleGrids` callback, not here.
 """
 
 import math
 import time
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from fststyle.core.losses import CONTENT_LAYERS, DEFAULTS, STYLE_LAYERS, build_objective
+from fststyle.core.losses import build_objective
 from fststyle.core.model_file import ARCH_OPTIONS
 from fststyle.core.network import TransformerNet
-from fststyle.core.temporal import Motion, move, random_transforms, stability_loss, warp
+from fststyle.core.objective_settings import Objective, resolve_objective
+from fststyle.core.temporal import motion_from, move, random_transforms, stability_loss, warp
 from fststyle.core.vgg import prefers_channels_last
-from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
+from fststyle.runtime.imagefiles import DEMO_STYLES, IDENTITY, resolve_style, style_name
 from fststyle.training.add_styles import (
     extend_styles,
     freeze_all_but_new_styles,
@@ -27,42 +28,21 @@ from fststyle.training.add_styles import (
     zero_old_style_grads,
 )
 from fststyle.training.distill import distillation_loss, load_teacher
-from fststyle.training.health import DataHealth, LossHealth, NonFiniteLossError
-
-
-def motion_from(options: dict[str, float] | None) -> Motion:
-    """--model.temporal_motion -> Motion, unknown keys and negative ranges refused."""
-    try:
-        motion = Motion(**(options or {}))
-    except TypeError:
-        raise ValueError(f"--model.temporal_motion: keys are shift, rotation, zoom, noise; got "
-                         f"{sorted(options)}") from None
-    if min(vars(motion).values()) < 0:
-        raise ValueError(f"--model.temporal_motion: ranges must be >= 0, got {options}")
-    return motion
+from fststyle.training.health import DataHealth, LossHealth
+from fststyle.training.strength import random_strengths, step_generator, strength_weights
 
 
 class StyleTransfer(pl.LightningModule):
-    """Train one N-style network.
+    """Train one N-style network. The arguments come in groups, one per job.
 
-    Args:
+    The styles and the objective:
         styles: style images: paths, or names of bundled styles (imagefiles.BUNDLED_STYLES),
             or `identity` (no painting: the network's rendering of the photo, for --strength).
             The file stem becomes the style's name.
-        style_size: style images are resized to this shorter side before their Grams are taken.
-        content_layers: VGG layer -> weight for the content loss.
-        style_layers: VGG layer -> weight for the style loss.
-        content_weight: multiplies the content loss.
-        style_weight: multiplies the style loss.
-        tv_weight: multiplies the total-variation loss.
-        loss_normalization: target (each layer's error relative to its target's mean square,
-            so layers pull alike) | none (raw errors, the first models'); losses.LossDefaults.
-        style_coefficients: per-style multipliers of style_weight (Magenta's
-            style_coefficients); None means 1 for every style.
-        vgg_weights: caffe | torchvision | torchvision_vgg16 | random | PATH to a state dict.
-        vgg_pooling: max | avg.
-        identity_weight: multiplies the pixel term of the `identity` style (a row with no
-            painting, for --strength; losses.LossDefaults).
+        objective: the loss settings (core.objective_settings.Objective, --model.objective.*);
+            with init_from or distill_from, the base model's.
+
+    The network (TransformerNet; with init_from or distill_from as the base's where checked):
         alpha: width multiplier of the network (0.5: about 4x fewer FLOPs).
         num_residual_blocks: residual blocks in the network (Johnson et al.: 5).
         downsamples: stride-2 stages before the residual blocks (Johnson et al.: 2; 3 for
@@ -70,6 +50,8 @@ class StyleTransfer(pl.LightningModule):
         edge_kernel: kernel of the full-resolution first and last convolutions (9; 3 or 5 for
             students: at small widths these two layers dominate the cost).
         separable_blocks: depthwise-separable residual blocks.
+
+    The optimisation:
         lr: Adam learning rate.
         lr_schedule: constant | cosine (decay to 0 over the run's steps).
         style_lr_multiplier: learning-rate multiplier for the per-style (gamma, beta) tables
@@ -81,44 +63,51 @@ class StyleTransfer(pl.LightningModule):
             AVX2-only CPUs in fp32). The network stays NCHW but for its RGB-side convolutions:
             instance norm copies NHWC input to NCHW and back at every layer.
         compile: torch.compile the network and the VGG (slow first steps; pays on long GPU runs).
+
+    Fine-tuning and adding styles (fststyle.training.add_styles):
         init_from: a trained model.safetensors or .ckpt to start from, or `shipped` (the
-            network in the package); its styles must be the
-            first entries of `styles`, the rest get new (gamma, beta) rows
-            (fststyle.training.add_styles).
+            network in the package); its styles must be the first entries of `styles`, the
+            rest get new (gamma, beta) rows.
         train_only_new_styles: with init_from, train only the new styles' (gamma, beta) rows and
             freeze everything else: the old styles' outputs stay bit-identical (Dumoulin et al.
             2017, Sec. 4.3); false trains the whole network from init_from.
-        distill_from: a trained model.safetensors or .ckpt, or `shipped`, to distil
-            (fststyle.training.distill):
-            its styles must be `styles`, in order; the objective gains distill_weight x the
-            mean squared pixel error to its output.
+
+    Distillation (fststyle.training.distill):
+        distill_from: a trained model.safetensors or .ckpt, or `shipped`, to distil: its styles
+            must be `styles`, in order; the objective gains distill_weight x the mean squared
+            pixel error to its output.
         distill_weight: multiplies the distillation term (used with distill_from).
-        temporal_weight: multiplies the stability term (fststyle.core.temporal, Eilertsen et
-            al. 2019): the mean squared difference between f(T(x)) and T(f(x)) for a random
-            small motion T of each crop; 0 (default) leaves it out. With init_from, a short
-            fine-tune stabilises a trained model (configs/stabilize.yaml).
+
+    Stability on video (fststyle.core.temporal):
+        temporal_weight: multiplies the stability term (Eilertsen et al. 2019): the mean
+            squared difference between f(T(x)) and T(f(x)) for a random small motion T of each
+            crop; 0 (default) leaves it out. With init_from, a short fine-tune stabilises a
+            trained model (configs/stabilize.yaml).
         temporal_motion: the range of T: shift (pixels), rotation (degrees), zoom (relative),
             noise (std in [0, 1]); keys left out keep core.temporal.Motion's defaults.
+
+    Style strength (fststyle.training.strength):
+        random_strength: the fraction of painting crops trained at a random strength s ~ U(0, 1)
+            (the {style: s, identity: 1 - s} mix that --strength runs), the style term times s
+            and the identity pixel term times 1 - s; needs an `identity` style. 0: none.
     """
 
-    def __init__(self, styles: list[str] = DEMO_STYLES, style_size: int = DEFAULTS.style_size,
-                 content_layers: dict[str, float] = CONTENT_LAYERS,
-                 style_layers: dict[str, float] = STYLE_LAYERS,
-                 content_weight: float = DEFAULTS.content_weight,
-                 style_weight: float = DEFAULTS.style_weight,
-                 tv_weight: float = DEFAULTS.tv_weight,
-                 loss_normalization: str = DEFAULTS.loss_normalization,
-                 style_coefficients: list[float] | None = DEFAULTS.style_coefficients,
-                 vgg_weights: str = DEFAULTS.vgg_weights,
-                 vgg_pooling: str = DEFAULTS.vgg_pooling,
-                 identity_weight: float = DEFAULTS.identity_weight, alpha: float = 1.0,
-                 num_residual_blocks: int = 5, downsamples: int = 2, edge_kernel: int = 9,
-                 separable_blocks: bool = False, lr: float = 1e-3, lr_schedule: str = "constant",
+    def __init__(self, styles: list[str] = DEMO_STYLES, objective: Objective = Objective(),
+                 # the network
+                 alpha: float = 1.0, num_residual_blocks: int = 5, downsamples: int = 2,
+                 edge_kernel: int = 9, separable_blocks: bool = False,
+                 # the optimisation
+                 lr: float = 1e-3, lr_schedule: str = "constant",
                  style_lr_multiplier: float = 10.0, max_nonfinite_steps: int = 10,
                  channels_last: bool | None = None, compile: bool = False,
+                 # fine-tuning
                  init_from: str | None = None, train_only_new_styles: bool = False,
+                 # distillation
                  distill_from: str | None = None, distill_weight: float = 100.0,
-                 temporal_weight: float = 0.0, temporal_motion: dict[str, float] | None = None):
+                 # stability
+                 temporal_weight: float = 0.0, temporal_motion: dict[str, float] | None = None,
+                 # style strength
+                 random_strength: float = 0.0):
         super().__init__()
         if not styles:
             raise ValueError("--model.styles is empty: give at least one style image")
@@ -129,18 +118,21 @@ class StyleTransfer(pl.LightningModule):
         if temporal_weight < 0:
             raise ValueError(f"--model.temporal_weight must be >= 0, got {temporal_weight}")
         self.motion = motion_from(temporal_motion)
-        self.save_hyperparameters()
         self.style_names = [style_name(s) for s in styles]
         if len(set(self.style_names)) != len(styles):
             raise ValueError(f"--model.styles: style names must be unique, got {self.style_names}")
+        if not 0 <= random_strength <= 1 or (random_strength and IDENTITY not in self.style_names):
+            raise ValueError(f"--model.random_strength must be in [0, 1] and needs an {IDENTITY!r} "
+                             f"style in --model.styles, got {random_strength}")
+        settings = resolve_objective(objective, init_from or distill_from, len(styles))
+        # Recorded resolved, as plain data: checkpoints load with weights_only=True.
+        self.save_hyperparameters(ignore=["objective"])
+        self.save_hyperparameters({**self.hparams, "objective": settings})
         style_files = [resolve_style(s) for s in styles]  # fail before any VGG work
         self.net, self.num_frozen_styles = self._build_net(init_from, train_only_new_styles)
         # A submodule (it follows the device), kept out of the optimiser and the checkpoints.
         self.teacher = load_teacher(distill_from, self.style_names) if distill_from else None
-        self.loss_fn = build_objective(style_files, style_size, content_layers, style_layers,
-                                       content_weight, style_weight, tv_weight,
-                                       style_coefficients, vgg_weights, vgg_pooling,
-                                       loss_normalization, identity_weight)
+        self.loss_fn = build_objective(style_files, **settings)
         self.lr, self.style_lr_multiplier = lr, style_lr_multiplier
         self.strict_loading = False  # checkpoints leave out the frozen VGG weights
         self._batch_end_time = None
@@ -195,25 +187,38 @@ class StyleTransfer(pl.LightningModule):
         self.data_health.update(len(content), batch.get("skipped", []))
         self.log("data/skipped", float(self.data_health.skipped), reduce_fx="max")
         style = self.style_indices(content.shape[0])
-        stylized = self.net(content, style)  # (B, 3, S, S)
-        total, terms = self.loss_fn(stylized, content, style)
+        strength, condition = self._strengths(style)  # (B,) or None; indices or (B, N) mixes
+        stylized = self.net(content, condition)  # (B, 3, S, S)
+        total, terms = self.loss_fn(stylized, content, style, strength=strength)
         if self.teacher is not None:
             with torch.no_grad():
-                target = self.teacher(content, style)  # (B, 3, S, S)
+                target = self.teacher(content, condition)  # (B, 3, S, S)
             terms["distill"] = self.hparams.distill_weight * distillation_loss(stylized, target)
             total = total + terms["distill"]
         if self.hparams.temporal_weight > 0:
             terms["temporal"] = self.hparams.temporal_weight * self._stability(content, stylized,
-                                                                               style)
+                                                                               condition)
             total = total + terms["temporal"]
         # Decided across ranks, so every rank skips (or stops) together.
         finite = not self.trainer.strategy.reduce_boolean_decision(
             not torch.isfinite(total).item(), all=False)
-        if not self._loss_ok(finite):
+        # Too many in a row raise NonFiniteLossError (last_checkpoint saves the last good state).
+        if not self.loss_health.check(finite, self.global_step):
             self.log("train/nonfinite_steps", float(self.loss_health.total), reduce_fx="max")
             return None  # Lightning skips backward and the optimiser step
         self._log_losses(total, terms)
         return total
+
+    def _strengths(self, style: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """A step's random strengths and the network's condition (--model.random_strength)."""
+        if not self.hparams.random_strength:
+            return None, style
+        generator = step_generator(torch.initial_seed(), self.global_step, self.global_rank,
+                                   self.trainer.world_size)
+        strength = random_strengths(style, self.loss_fn.identity, self.hparams.random_strength,
+                                    generator)  # (B,)
+        return strength, strength_weights(style, strength, self.style_names.index(IDENTITY),
+                                          len(self.style_names))
 
     def _stability(self, content: torch.Tensor, stylized: torch.Tensor,
                    style: torch.Tensor) -> torch.Tensor:
@@ -231,15 +236,6 @@ class StyleTransfer(pl.LightningModule):
         values = self.trainer.strategy.reduce(values, reduce_op="mean")  # (1 + len(terms),)
         self.log("train/loss", values[0], prog_bar=True)
         self.log_dict({f"train/{k}": v for k, v in zip(terms, values[1:])})
-
-    def _loss_ok(self, finite: bool) -> bool:
-        try:
-            return self.loss_health.check(finite, self.global_step)
-        except NonFiniteLossError:
-            # Skipped steps never touched the weights: they are the last good state.
-            self.trainer.save_checkpoint(Path(self.trainer.default_root_dir) / "last.ckpt",
-                                         weights_only=False)
-            raise
 
     @override
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:

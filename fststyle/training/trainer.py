@@ -13,7 +13,7 @@ from pytorch_lightning.cli import LightningCLI
 
 from fststyle.runtime.hardware import describe_cpu
 from fststyle.tracking.loggers import make_loggers
-from fststyle.training.preemption import PreemptionCheckpoint
+from fststyle.training.last_checkpoint import LastCheckpoint
 from fststyle.training.progress import ProgressLines
 from fststyle.training.samples import SampleGrids
 
@@ -95,22 +95,30 @@ class TrainCLI(LightningCLI):
         user_callbacks = trainer_cfg.get("callbacks") or []
         checkpoint = ModelCheckpoint(
             dirpath=self.run_dir, filename="step_{step:06d}", auto_insert_metric_name=False,
-            every_n_train_steps=cfg.checkpoint_every_n_steps, save_top_k=-1, save_last=True)
-        self.preemption = PreemptionCheckpoint(self.run_dir / "last.ckpt")
+            every_n_train_steps=cfg.checkpoint_every_n_steps, save_top_k=-1)
+        self.last = LastCheckpoint(self.run_dir / "last.ckpt", cfg.checkpoint_every_n_steps)
         self.sample_grids = SampleGrids()
-        callbacks = [*user_callbacks, checkpoint, self.preemption, self.sample_grids]
+        callbacks = [*user_callbacks, checkpoint, self.last, self.sample_grids]
         if cfg.trainer.enable_progress_bar is False:
             callbacks.append(ProgressLines(cfg.progress_every_n_steps))
         logger = trainer_cfg.get("logger")  # --trainer.logger, if given, wins
         if logger in (None, True):
             logger = make_loggers(cfg.logger, self.run_dir, self.run_name,
-                                  config=self.config.as_dict(), neptune_mode=cfg.neptune_mode,
+                                  config=self.tracked_config(), neptune_mode=cfg.neptune_mode,
                                   neptune_project=cfg.neptune_project,
                                   resume_step=checkpoint_step(self.ckpt_path),
                                   mlflow_uri=cfg.mlflow_uri)
         return super().instantiate_trainer(
             callbacks=callbacks, logger=logger,
             default_root_dir=str(self.run_dir), **kwargs)
+
+
+    def tracked_config(self) -> dict:
+        """The run's config as the trackers record it, the objective resolved: what the run
+        trains with (the base's with init_from or distill_from), not the nulls left out."""
+        config = self.config.as_dict()
+        config["model"]["objective"] = dict(self.model.hparams["objective"])
+        return config
 
 
 def checkpoint_step(path: str | None) -> int | None:
