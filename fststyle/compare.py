@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fststyle.cli import run_cli
 from fststyle.runtime.atomic import atomic_path
-from fststyle.tracking.compare import labels, load_run, pick_metrics, report
+from fststyle.tracking.compare_page import labels, load_run, pick_metrics, report
 
 
 def main(args: list[str] | None = None) -> Path:

@@ -14,6 +14,7 @@
     python -m fststyle.stylize --model exports/demo.onnx --style 1 --max-size 480 clip.mov \\
         anim.gif --out stylized/                     # -> stylized/clip.mov, stylized/anim.gif
     python -m fststyle.stylize --model exports/demo.onnx --list-styles
+    python -m fststyle.stylize big_photo.jpg --style udnie --tile 512 --out out.jpg  # any size
 
 `.onnx` runs on onnxruntime (torch is never imported); `.safetensors` and `.ckpt` run on
 PyTorch (`fststyle.core.torch_stylizer`). Both go through `Stylizer.stylize`, so resizing,
@@ -34,7 +35,8 @@ from fststyle.core.torch_stylizer import load_stylizer
 from fststyle.runtime.imagefiles import IMAGE_EXTENSIONS, list_images, open_rgb, save_image
 from fststyle.runtime.masks import mask_weights, parse_style_mask
 from fststyle.runtime.shipped import shipped_model
-from fststyle.runtime.stylizer import parse_style, style_weights, with_strength
+from fststyle.runtime.styles import parse_style, style_weights, with_strength
+from fststyle.runtime.tiles import NEEDS_ONNX, tile_size
 from fststyle.runtime.video import VIDEO_EXTENSIONS, probe
 
 
@@ -98,6 +100,9 @@ def parse_args(argv):
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the content's colours: transfer luminance only (Gatys et al. 2016)")
     p.add_argument("--max-size", type=int, help="downscale the long side to this first")
+    p.add_argument("--tile", type=int, metavar="PX",
+                   help="stylize in PX-pixel tiles with a thumbnail's statistics, in bounded "
+                        "memory (default: 512 above 4 megapixels for .onnx models; 0: whole)")
     p.add_argument("--style-mask", type=parse_style_mask, metavar="MASK | a=MASK,b=MASK",
                    help="spatial mixing: one greyscale mask with --style a,b (white = a, "
                         "black = b, grey = a mix), or one mask per style (normalised per "
@@ -128,6 +133,12 @@ def check_options(args, stylizer) -> None:
         args.style = with_strength(args.style, args.strength, stylizer.styles)
     if args.max_size is not None and args.max_size < 1:
         raise ValueError(f"--max-size must be >= 1, got {args.max_size}")
+    if args.tile is not None:
+        tile_size(args.tile, (1, 1))  # the same check as each image's
+        if args.tile and not stylizer.can_tile:
+            raise ValueError(NEEDS_ONNX)
+        if args.style_mask is not None:
+            raise ValueError("--tile does not combine with --style-mask")
     if args.crf is not None and not 0 <= args.crf <= 51:
         raise ValueError(f"--crf must be in 0..51, got {args.crf}")
 
@@ -163,7 +174,7 @@ def run(args) -> int:
                 done["video(s)"] += 1
                 continue
             out = stylizer.stylize(open_rgb(src), args.style, args.preserve_color, args.max_size,
-                                   args.style_mask)
+                                   args.style_mask, tile=args.tile)
             save_image(out, dst, jpeg_quality=95)
             done["image(s)"] += 1
         except (ValueError, OSError) as e:

@@ -19,7 +19,7 @@ from pytorch_lightning.callbacks import Timer
 
 from fststyle.cli import run_cli
 from fststyle.core.model_io import save_model
-from fststyle.tracking.loggers import log_run_end
+from fststyle.tracking.build_loggers import log_run_end
 from fststyle.training.data import ContentDataModule
 from fststyle.training.module import StyleTransfer
 from fststyle.training.trainer import (

@@ -1,63 +1,36 @@
 """Milliseconds per frame in the torch-free runtime: `Stylizer.stylize()` against
 `stylize_frame()` (reused buffers, no PIL), session.run against IOBinding, and with --options
-the onnxruntime session options that fststyle.runtime.frames.session_options picks between.
+the onnxruntime session options that fststyle.runtime.frames.session_options picks between;
+the reference network (fststyle.evaluation.yardstick) through the same paths as a yardstick.
 
     python scripts/bench_frames.py                           # an untrained TransformerNet(4)
     python scripts/bench_frames.py --model exports/demo.onnx --sizes 256x256 640x480 --runs 20
     python scripts/bench_frames.py --options                 # threads, levels, arena, mode
-    python scripts/bench_frames.py --model exports/demo.onnx exports/demo-int8.onnx \
+    python scripts/bench_frames.py --model exports/demo.onnx exports/demo-int8.onnx \\
         --sizes 256x256 512x512 --only IOBinding            # fp32 against int8, in turn
 
-Batch 1; --warmup untimed rounds, then --runs rounds that time every variant once each (after
-one untimed call), in turn, so that load from other processes falls on all of them alike.
-Prints the fastest run (the least disturbed: Python's timeit docs recommend the minimum) and
-the median of each, and the CPU (timings do not depend on the weights' values, so untrained
-is fine).
+Batch 1. Per size, --warmup untimed rounds, then --runs rounds that time every variant once
+each (after one untimed call), in turn (fststyle.runtime.bench), so that load from other
+processes falls on all of them alike. Prints the date, the CPU and onnxruntime's version, each
+variant's median and the ratios (each the median of per-round ratios): every model variant
+over the reference's same variant, and with --options every option over fststyle's choice.
+Timings do not depend on the weights' values, so untrained is fine.
 """
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
+from fststyle.evaluation.yardstick import export_reference, export_untrained
 from fststyle.runtime import Stylizer
+from fststyle.runtime.bench import header, interleaved, parse_size, table
 from fststyle.runtime.frames import session_options
-from fststyle.runtime.hardware import describe_cpu
 
-
-def export_untrained(folder: Path) -> Path:
-    """The shipped architecture (alpha 1, 5 residual blocks), 4 styles, untrained, as .onnx."""
-    import onnx
-
-    from fststyle.core.network import TransformerNet
-    from fststyle.core.onnx_export import to_onnx
-
-    net = TransformerNet(num_styles=4).eval()
-    net.style_names, net.metadata = [f"style{i}" for i in range(4)], {}
-    path = folder / "untrained.onnx"
-    onnx.save(to_onnx(net), path)
-    return path
-
-
-def interleaved_ms(fns: dict, runs: int, warmup: int) -> dict[str, tuple[float, float]]:
-    """{name: (min ms, median ms)}, timing each of `fns` once per round."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times = {name: [] for name in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
-            # One untimed call first: the previous variant's onnxruntime thread pool spins
-            # for a while after its run (allow_spinning) and would slow this one's first call.
-            fn()
-            start = time.perf_counter()
-            fn()
-            times[name].append(1000 * (time.perf_counter() - start))
-    return {name: (min(t), statistics.median(t)) for name, t in times.items()}
+REFERENCE = "reference: "  # the prefix of the yardstick's variants
+FSTSTYLE_OPTIONS = "fststyle (session_options)"
 
 
 def path_variants(path: Path, size: tuple[int, int], threads: int | None) -> dict:
@@ -75,7 +48,7 @@ def path_variants(path: Path, size: tuple[int, int], threads: int | None) -> dic
 
 def option_variants(threads: int | None) -> dict[str, ort.SessionOptions]:
     """fststyle's choice and one change of it at a time."""
-    variants = {"fststyle (session_options)": session_options(threads)}
+    variants = {FSTSTYLE_OPTIONS: session_options(threads)}
     for n in (1, 2, 4):
         variants[f"intra_op_num_threads={n}"] = session_options(n)
     changes = {
@@ -105,36 +78,52 @@ def session_variants(path: Path, size: tuple[int, int], threads: int | None) -> 
     return fns
 
 
+def variants(args, paths: list[Path], reference: Path, size: tuple[int, int]) -> tuple:
+    """({name: fn}, [(a, b) ratios]) of every model, then the reference's path variants."""
+    fns, ratios = {}, []
+    for path in paths:
+        prefix = f"{path.name}: " if len(paths) > 1 else ""
+        named = path_variants(path, size, args.threads)
+        ratios += [(prefix + name, REFERENCE + name) for name in named]
+        if args.options:
+            named |= session_variants(path, size, args.threads)
+            ratios += [(prefix + name, prefix + FSTSTYLE_OPTIONS)
+                       for name in option_variants(args.threads) if name != FSTSTYLE_OPTIONS]
+        fns |= {prefix + name: fn for name, fn in named.items() if wanted(args, name)}
+    fns |= {REFERENCE + name: fn for name, fn in
+            path_variants(reference, size, args.threads).items() if wanted(args, name)}
+    return fns, ratios
+
+
+def wanted(args, name: str) -> bool:
+    return args.only is None or args.only in name
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", type=Path, nargs="+",
                    help=".onnx exports, timed in turn (default: an untrained one, exported)")
-    p.add_argument("--sizes", nargs="+", default=["256x256", "640x480"], help="WxH")
-    p.add_argument("--runs", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--sizes", nargs="+", type=parse_size, default=[(256, 256), (640, 480)],
+                   help="WIDTHxHEIGHT")
+    p.add_argument("--runs", type=int, default=20, help="timed rounds; medians are reported")
+    p.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
     p.add_argument("--threads", type=int, help="intra-op threads (default: physical cores)")
     p.add_argument("--options", action="store_true", help="also time session options")
     p.add_argument("--only", help="time only the variants whose name contains this")
     args = p.parse_args(argv)
-    print(describe_cpu(), f"onnxruntime {ort.__version__}", sep="; ")
-    results = {}
+    line = header(onnxruntime=ort.__version__)
+    print(line, flush=True)
+    columns = {}
     with tempfile.TemporaryDirectory() as folder:
-        paths = args.model or [export_untrained(Path(folder))]
-        for text in args.sizes:
-            size = tuple(int(v) for v in text.split("x"))
-            fns = {}
-            for path in paths:
-                named = path_variants(path, size, args.threads)
-                if args.options:
-                    named |= session_variants(path, size, args.threads)
-                prefix = f"{path.name}: " if len(paths) > 1 else ""
-                fns |= {prefix + name: fn for name, fn in named.items()
-                        if args.only is None or args.only in name}
-            timed = interleaved_ms(fns, args.runs, args.warmup)
-            for name, (best, median) in timed.items():
-                print(f"{text}\t{name}\t{best:.1f} ms (median {median:.1f})", flush=True)
-            results[text] = timed
-    return results
+        paths = args.model or [export_untrained(Path(folder) / "untrained.onnx", num_styles=4)]
+        reference = export_reference(Path(folder) / "reference.onnx")
+        for size in args.sizes:
+            fns, ratios = variants(args, paths, reference, size)
+            # settle=1: the previous variant's onnxruntime thread pool spins for a while after
+            # its run (allow_spinning) and would slow this one's first call.
+            columns[f"{size[0]}x{size[1]}"] = interleaved(fns, args.runs, args.warmup, settle=1)
+    print(f"\n{table(columns, ratios)}")
+    return {size: timings.medians() for size, timings in columns.items()}
 
 
 if __name__ == "__main__":

@@ -1,25 +1,28 @@
 """Inference speed, side by side in one run: the full network (onnxruntime fp32 and int8), the
-real-time student of configs/realtime.yaml (fp32 and int8), and a plain single-style Johnson et
-al. TransformerNet written below as the reference (PyTorch eager and onnxruntime fp32); batch 1,
-median of --runs after --warmup; a browser row (onnxruntime-web, WASM, headless Chromium) when
+real-time student of configs/realtime.yaml (fp32 and int8), and the reference, a plain
+single-style Johnson et al. TransformerNet (fststyle.evaluation.yardstick; PyTorch eager and
+onnxruntime fp32); batch 1; a browser table (onnxruntime-web, WASM, headless Chromium) when
 Chromium and the page's onnxruntime-web are present; CUDA rows where a GPU is.
 
     python scripts/bench_inference.py
     python scripts/bench_inference.py --full checkpoints/demo/model.safetensors \\
         --student checkpoints/realtime/model.safetensors --runs 20 --json bench.json
 
-Timings do not depend on the weights: a missing --full/--student model is replaced by an
-untrained network of its architecture (int8 then calibrated on it, unchecked). Speed-ups are
-ratios of rows of this one run. Prints the CPU (model, AVX2/AVX-512/VNNI/BF16 flags) first.
+Per size, --warmup untimed rounds, then --runs rounds that time every row once each, in turn
+(fststyle.runtime.bench): each row is its median over the rounds, each ratio (int8 / fp32,
+network / reference) the median of its per-round ratios, so that load from other processes
+falls on both sides alike. Prints the date, the CPU (model, AVX2/AVX-512/VNNI/BF16 flags) and
+the versions first. Timings do not depend on the weights: a missing --full/--student model is
+replaced by an untrained network of its architecture (int8 then calibrated on it, unchecked).
 """
 
 import argparse
 import gc
 import json
-import statistics
 import sys
 import tempfile
-import time
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,40 +37,25 @@ from fststyle.core.model_io import load_model
 from fststyle.core.network import TransformerNet
 from fststyle.core.onnx_export import to_onnx
 from fststyle.core.quantize import Calibration, quantize
+from fststyle.evaluation.yardstick import JohnsonNet, export_reference, untrained
+from fststyle.runtime import browser
 from fststyle.runtime.atomic import atomic_path
+from fststyle.runtime.bench import Timings, header, interleaved, parse_size, table
 from fststyle.runtime.hardware import describe_cpu
 from fststyle.runtime.imagefiles import demo_photos
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = [(256, 256), (512, 512), (640, 480), (1920, 1080)]
-
-
-class JohnsonNet(nn.Module):
-    """The common single-style reference (Johnson et al. 2016, as in pytorch/examples'
-    fast_neural_style): reflection-padded convs, affine InstanceNorm, 5 residual blocks,
-    nearest x2 upsampling + conv. Even H, W only (its decoder doubles sizes)."""
-
-    def __init__(self):
-        super().__init__()
-
-        def conv(c_in, c_out, k, stride=1, norm=True, relu=True):
-            layers = [nn.ReflectionPad2d(k // 2), nn.Conv2d(c_in, c_out, k, stride)]
-            layers += [nn.InstanceNorm2d(c_out, affine=True)] if norm else []
-            return nn.Sequential(*layers, *([nn.ReLU()] if relu else []))
-
-        self.encoder = nn.Sequential(conv(3, 32, 9), conv(32, 64, 3, 2), conv(64, 128, 3, 2))
-        self.blocks = nn.ModuleList(nn.Sequential(conv(128, 128, 3), conv(128, 128, 3,
-                                                                            relu=False))
-                                    for _ in range(5))
-        self.decoder = nn.Sequential(nn.Upsample(scale_factor=2), conv(128, 64, 3),
-                                     nn.Upsample(scale_factor=2), conv(64, 32, 3),
-                                     conv(32, 3, 9, norm=False, relu=False))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.encoder(x)  # (B, 128, H/4, W/4)
-        for block in self.blocks:
-            y = y + block(y)
-        return self.decoder(y)  # (B, 3, H, W)
+REFERENCE = "reference ort-fp32"
+# (a, b): a's time over b's, each the median of per-round ratios; rows not timed are skipped.
+RATIOS = [("full ort-int8", "full ort-fp32"), ("student ort-int8", "student ort-fp32"),
+          ("full ort-fp32", REFERENCE), ("full ort-int8", REFERENCE),
+          ("student ort-fp32", REFERENCE), ("student ort-int8", REFERENCE),
+          *((f"full ort-{p}-{tag}", f"reference ort-fp32-{tag}") for tag in ("cuda", "tensorrt")
+            for p in ("fp32", "fp16"))]
+WEB = "web-wasm"
+WEB_RATIOS = [(f"student {WEB}-int8", f"student {WEB}-fp32"),
+              (f"student {WEB}-fp32", f"reference {WEB}-fp32")]
 
 
 def realtime_arch(num_styles: int) -> dict:
@@ -80,10 +68,7 @@ def network(path: Path | None, arch: dict) -> tuple[TransformerNet, str]:
     """The trained network at `path` if it exists, else an untrained one of `arch`."""
     if path is not None and path.is_file():
         return load_model(path), str(path)
-    net = TransformerNet(**arch).eval()
-    net.style_names = [f"style{i}" for i in range(net.num_styles)]
-    net.metadata = {}
-    return net, "untrained"
+    return untrained(**arch), "untrained"
 
 
 def exports(net: TransformerNet, name: str, folder: Path, photos: int) -> dict[str, Path]:
@@ -115,17 +100,8 @@ def torch_runner(net: nn.Module, device: str):
 
     def run(image: np.ndarray) -> None:
         with torch.inference_mode():
-            net(torch.from_numpy(image).to(device)).cpu()
+            net(torch.from_numpy(image).to(device)).cpu()  # back to the host: a real result
     return run
-
-
-def export_reference(net: JohnsonNet, path: Path) -> Path:
-    dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"),
-            3: torch.export.Dim("width")}
-    program = torch.onnx.export(net, (torch.rand(2, 3, 64, 64),), input_names=["image"],
-                                dynamo=True, dynamic_shapes=(dims,), verbose=False)
-    program.save(str(path))
-    return path
 
 
 def runners(args, folder: Path) -> dict:
@@ -134,9 +110,9 @@ def runners(args, folder: Path) -> dict:
     student, student_src = network(args.student, realtime_arch(full.num_styles))
     print(f"full network: {full_src}; student: {student_src} {student.arch()}", file=sys.stderr)
     reference = JohnsonNet().eval()
+    args.onnx["reference fp32"] = export_reference(folder / "reference.onnx", reference)
     found = {"reference torch-cpu": torch_runner(reference, "cpu"),
-             "reference ort-fp32": ort_runner(export_reference(reference,
-                                                               folder / "reference.onnx"))}
+             REFERENCE: ort_runner(args.onnx["reference fp32"], threads=args.threads)}
     for name, net in (("full", full), ("student", student)):
         for precision, path in exports(net, name, folder, args.calibration_photos).items():
             found[f"{name} ort-{precision}"] = ort_runner(path, threads=args.threads)
@@ -157,59 +133,43 @@ def cuda_runners(args, full: TransformerNet, reference: JohnsonNet) -> dict:
         onnx.save(to_onnx(full, fp16=True), args.onnx["full fp16"])
     for provider in gpu_providers:
         tag = provider.removesuffix("ExecutionProvider").lower()
+        found[f"reference ort-fp32-{tag}"] = ort_runner(args.onnx["reference fp32"], provider)
         for precision in ("fp32", "fp16"):
             found[f"full ort-{precision}-{tag}"] = ort_runner(args.onnx[f"full {precision}"],
                                                               provider)
     return found
 
 
-def time_ms(run, image: np.ndarray, warmup: int, runs: int) -> float:
-    """Median wall time of `runs` calls, in ms; results come back to the host each call."""
-    for _ in range(warmup):
-        run(image)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run(image)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+def native_timings(args, found: dict) -> dict[str, Timings]:
+    """{"WxH": Timings of every row}: interleaved rounds per size, on one random image."""
+    timed = {}
+    for w, h in args.sizes:
+        image = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+        fns = {name: partial(run, image) for name, run in found.items()}
+        # settle=1: each timed run after an untimed one, which absorbs the previous row's
+        # thread pool (onnxruntime's and OpenMP's spin a while after their run).
+        timed[f"{w}x{h}"] = interleaved(fns, args.runs, args.warmup, settle=1)
+        print(f"{w}x{h}: {len(fns)} rows timed", file=sys.stderr, flush=True)
+    return timed
 
 
-def browser_rows(args) -> list[dict]:
-    """The student (fp32 and int8) on onnxruntime-web's WASM backend (2 threads) in headless
-    Chromium, at the square sizes up to 512, when Chromium, Playwright and the page's
-    onnxruntime-web are all here."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import playwright  # noqa: F401 -- only to know whether it is installed
-        from bench_web import bench_browser, find_chromium
-
-        from fststyle.runtime.webserver import ort_dist
-
-        find_chromium(), ort_dist()
-    except (ImportError, FileNotFoundError) as e:
-        print(f"no browser row: {e}", file=sys.stderr)
-        return []
-    finally:
-        sys.path.pop(0)
+def browser_timings(args) -> tuple[dict[str, Timings], str]:
+    """The student (fp32, int8) and the reference on onnxruntime-web's WASM backend (2
+    threads) in headless Chromium, at the square sizes up to 512: ({"SxS": Timings},
+    "Chromium <version>"), or ({}, "") without Chromium, Playwright or onnxruntime-web."""
+    if why := browser.missing():
+        print(f"no browser rows: {why}", file=sys.stderr)
+        return {}, ""
     squares = [w for w, h in args.sizes if w == h and w <= 512]
-    rows = []
-    for precision in ("fp32", "int8"):
-        for row in bench_browser(args.onnx[f"student {precision}"], squares, args.runs, (2,)):
-            rows.append({"backend": f"student web-{row['backend']}-{precision}",
-                         "size": f"{row['size']}x{row['size']}", "ms": round(row["ms"], 2),
-                         "fps": round(1e3 / row["ms"], 2), "browser": row["browser"]})
-            print(f"{rows[-1]['backend']:>26} {rows[-1]['size']}: {row['ms']:9.1f} ms",
-                  file=sys.stderr, flush=True)
-    return rows
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r}: expected WIDTHxHEIGHT") from None
-    return w, h
+    models = {f"student {WEB}-fp32": args.onnx["student fp32"],
+              f"student {WEB}-int8": args.onnx["student int8"],
+              f"reference {WEB}-fp32": args.onnx["reference fp32"]}
+    with ExitStack() as stack:
+        chromium = stack.enter_context(browser.chromium())
+        pages = {name: browser.open_page(chromium, stack.enter_context(browser.served(path)),
+                                         "wasm", 2) for name, path in models.items()}
+        timed = browser.bench_pages(pages, squares, args.runs, args.warmup)
+        return {f"{s}x{s}": t for s, t in timed.items()}, f"Chromium {chromium.version}"
 
 
 def parse_args(argv):
@@ -220,8 +180,8 @@ def parse_args(argv):
                    default=Path("checkpoints/realtime/model.safetensors"),
                    help="the student's model file (default: configs/realtime.yaml's run)")
     p.add_argument("--sizes", nargs="+", type=parse_size, default=SIZES, help="WIDTHxHEIGHT")
-    p.add_argument("--runs", type=int, default=10, help="timed runs; the median is reported")
-    p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
+    p.add_argument("--runs", type=int, default=10, help="timed rounds; medians are reported")
+    p.add_argument("--warmup", type=int, default=2, help="untimed rounds first")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium rows")
     p.add_argument("--calibration-photos", type=int, default=8,
@@ -234,58 +194,47 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
-    cpu = describe_cpu()
-    print(f"CPU: {cpu}; onnxruntime {ort.__version__}, torch {torch.__version__}",
-          file=sys.stderr)
+    line = header(onnxruntime=ort.__version__, torch=torch.__version__)
+    print(line, file=sys.stderr)
     if args.threads:
         torch.set_num_threads(args.threads)
-    rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for backend, run in runners(args, Path(folder)).items():
-            for w, h in args.sizes:
-                image = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
-                ms = time_ms(run, image, args.warmup, args.runs)
-                rows.append({"backend": backend, "size": f"{w}x{h}", "ms": round(ms, 2),
-                             "fps": round(1e3 / ms, 2)})
-                print(f"{backend:>26} {w}x{h}: {ms:9.1f} ms", file=sys.stderr, flush=True)
+        native = native_timings(args, runners(args, Path(folder)))
         # The native sessions' thread pools go before the browser runs: idle onnxruntime
         # threads spin for a while and would take the cores from Chromium's WASM threads.
-        del run
         gc.collect()
-        if not args.no_browser:
-            rows += browser_rows(args)
-    print(f"CPU: {cpu}\n\n{table(rows)}\n\n{speedups(rows)}")
-    report = {"cpu": cpu, "onnxruntime": ort.__version__, "torch": torch.__version__,
+        web, chromium = ({}, "") if args.no_browser else browser_timings(args)
+    print(f"{line}\n\n{table(native, RATIOS, ms_fps, 'ms (fps)')}")
+    if web:
+        print(f"\n{chromium}, onnxruntime-web {browser.ort_web_version()}:\n\n"
+              f"{table(web, WEB_RATIOS, ms_fps, 'ms (fps)')}")
+    rows = results(native) + results(web, chromium)
+    report = {"machine": line, "cpu": describe_cpu(), "onnxruntime": ort.__version__,
+              "torch": torch.__version__,
               "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-              "batch": 1, "runs": args.runs, "warmup": args.warmup, "results": rows}
+              "batch": 1, "runs": args.runs, "warmup": args.warmup,
+              "statistic": "median of interleaved rounds; ratios: median of per-round ratios",
+              "results": rows, "ratios": ratio_rows(native, RATIOS) + ratio_rows(web, WEB_RATIOS)}
     with atomic_path(args.json) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
     return rows
 
 
-def table(rows: list[dict]) -> str:
-    """Markdown: one row per backend, `ms (fps)` per size."""
-    sizes = list(dict.fromkeys(r["size"] for r in rows))
-    lines = ["| network backend | " + " | ".join(f"{s} ms (fps)" for s in sizes) + " |",
-             "| --- |" + " ---: |" * len(sizes)]
-    for backend in dict.fromkeys(r["backend"] for r in rows):
-        cells = {r["size"]: f"{r['ms']:.1f} ({r['fps']:.1f})" for r in rows
-                 if r["backend"] == backend}
-        lines.append(f"| {backend} | " + " | ".join(cells.get(s, "") for s in sizes) + " |")
-    return "\n".join(lines)
+def ms_fps(ms: float) -> str:
+    return f"{ms:.1f} ({1e3 / ms:.1f})"
 
 
-def speedups(rows: list[dict]) -> str:
-    """The full network's int8 export against the reference's best CPU row, per size."""
-    ms = {(r["backend"], r["size"]): r["ms"] for r in rows}
-    lines = []
-    for size in dict.fromkeys(r["size"] for r in rows):
-        best = min((ms.get((b, size), float("inf")) for b in
-                    ("reference torch-cpu", "reference ort-fp32")))
-        if ("full ort-int8", size) in ms and best < float("inf"):
-            lines.append(f"{size}: full int8 is {best / ms[('full ort-int8', size)]:.2f}x the "
-                         f"reference's best CPU time ({best:.1f} ms)")
-    return "\n".join(lines)
+def results(columns: dict[str, Timings], chromium: str = "") -> list[dict]:
+    """One JSON row per (backend, size): its median ms and fps."""
+    return [{"backend": name, "size": size, "ms": round(ms, 2), "fps": round(1e3 / ms, 2),
+             **({"browser": chromium} if chromium else {})}
+            for size, timings in columns.items() for name, ms in timings.medians().items()]
+
+
+def ratio_rows(columns: dict[str, Timings], ratios) -> list[dict]:
+    """One JSON row per ratio and size whose two sides were both timed."""
+    return [{"ratio": f"{a} / {b}", "size": size, "value": round(t.ratio(a, b), 4)}
+            for size, t in columns.items() for a, b in ratios if {a, b} <= t.times.keys()]
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Training-step throughput: fststyle's step vs the plain formulation, side by side.
+"""Training-step throughput: fststyle's step against the plain reference step, side by side.
 
     python scripts/bench_train.py --device cpu --size 256 --batch 4
     python scripts/bench_train.py --device cuda --size 256 --batch 16 --compile --json out.json
@@ -8,24 +8,28 @@ fststyle's step: VGG truncated at the deepest loss layer, content features witho
 and only up to relu4_2, style Grams precomputed (fp32), bf16 autocast where the hardware has
 bf16, the VGG in the faster layout for the hardware (vgg.prefers_channels_last), the network's RGB
 convolutions NHWC, in-place ReLUs, Grams with a one-matmul backward, fused Adam on CUDA, optionally
-torch.compile. The baseline (`--baseline`, on by default): two full VGG19 passes (to relu5_4,
-both tracked by autograd), fp32, everything NCHW.
-Median of --steps timed steps after --warmup; prints images/s, peak memory, and last
-`speedup: <ratio>`. Random VGG weights by default: the speed does not depend on them.
+torch.compile. The reference, the yardstick: the plain formulation, two full VGG19 passes (to
+relu5_4, both tracked by autograd), fp32, everything NCHW.
+--warmup untimed rounds, then --steps rounds that run each step once, in turn
+(fststyle.runtime.bench): each is its median over the rounds, the speed-up the median of the
+per-round ratios (reference time / fststyle time). Prints the date and the machine first, then
+images/s and peak memory (taken in each step's first, untimed run), and last `speedup: <ratio>`.
+Random VGG weights by default: the speed does not depend on them.
 """
 
 import argparse
 import json
-import statistics
-import sys
-import time
 from contextlib import nullcontext
+from functools import partial
+from pathlib import Path
 
 import torch
 
 from fststyle.core.losses import DEFAULTS, PerceptualLoss
 from fststyle.core.network import ConvLayer, TransformerNet
 from fststyle.core.vgg import VGGFeatures, deepest_layer, prefers_channels_last
+from fststyle.runtime.atomic import atomic_path
+from fststyle.runtime.bench import header, interleaved
 from fststyle.runtime.hardware import describe_cpu
 from fststyle.training.trainer import bf16_supported
 
@@ -72,22 +76,13 @@ def make_step(args, device: str, optimised: bool):
     return step, {"bf16": use_bf16, "vgg_channels_last": channels_last}
 
 
-def measure(step, args, device: str) -> dict:
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+def first_step_peak_mb(step, device: str) -> float:
+    """Peak memory of the step's first run, untimed (it allocates everything the next ones
+    reuse); on CPU the process's peak resident set so far, which includes what ran before."""
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    for _ in range(args.warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t0)
-    median = statistics.median(times)
-    return {"images_per_sec": args.batch / median, "ms_per_step": median * 1e3,
-            "peak_memory_mb": peak_memory_mb(device)}
+    step()
+    return peak_memory_mb(device)
 
 
 def peak_memory_mb(device: str) -> float:
@@ -103,32 +98,41 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20, help="timed rounds; medians are reported")
+    p.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
     p.add_argument("--compile", action="store_true", help="torch.compile fststyle's step")
     p.add_argument("--fp32", action="store_true", help="fststyle's step without bf16")
-    p.add_argument("--no-baseline", dest="baseline", action="store_false")
     p.add_argument("--vgg-weights", default="random", help="random | caffe | ...")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
     results = {"device": args.device, "size": args.size, "batch": args.batch,
                "torch": torch.__version__, "machine": machine(args.device)}
-    step, fmt = make_step(args, args.device, optimised=True)
-    results["fststyle"] = {**measure(step, args, args.device), **fmt, "compile": args.compile}
-    print(f"machine: {results['machine']}", file=sys.stderr)
-    print(row("fststyle", results["fststyle"]))
-    if args.baseline:
-        step, _ = make_step(args, args.device, optimised=False)
-        results["baseline"] = measure(step, args, args.device)
-        print(row("baseline", results["baseline"]))
-        results["speedup"] = (results["fststyle"]["images_per_sec"]
-                              / results["baseline"]["images_per_sec"])
+    print(header(results["machine"], torch=torch.__version__), flush=True)
+    steps, peaks, formats = {}, {}, {}
+    for name in ("fststyle", "reference"):
+        step, formats[name] = make_step(args, args.device, optimised=name == "fststyle")
+        steps[name] = partial(synced, step, args.device)
+        peaks[name] = first_step_peak_mb(steps[name], args.device)
+    timings = interleaved(steps, args.steps, args.warmup)
+    for name in steps:
+        ms = timings.median(name)
+        results[name] = {"images_per_sec": args.batch / ms * 1e3, "ms_per_step": ms,
+                         "peak_memory_mb": peaks[name], **formats[name]}
+        print(row(name, results[name]))
+    results["fststyle"]["compile"] = args.compile
+    results["speedup"] = timings.ratio("reference", "fststyle")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    if args.baseline:
-        print(f"speedup: {results['speedup']:.2f}")
+        with atomic_path(Path(args.json)) as tmp:
+            tmp.write_text(json.dumps(results, indent=2))
+    print(f"speedup: {results['speedup']:.2f}")
     return results
+
+
+def synced(step, device: str) -> None:
+    """One step, waited for on CUDA (kernels run asynchronously)."""
+    step()
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def row(name: str, r: dict) -> str:
@@ -143,4 +147,4 @@ def machine(device: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    main()

@@ -24,11 +24,11 @@ mkdir -p exports
 $py -m fststyle.stylize "$photo" --style starry_night --out exports/chelsea_starry_night.jpg
 $py -m fststyle.stylize "$photo" --style the_scream --strength 0.5 \
   --out exports/chelsea_the_scream_half.jpg
-# 2. Your own style on that network, its (gamma, beta) rows only (configs/add_style.yaml), in
-# a time budget that fits a 2-core CPU of either class. The project has no 12th public-domain
-# painting (all 11 ship), so by default a held-out photo's colours and textures make the new
-# style: STYLE=my_painting.jpg adds yours. BUDGET is Lightning's DD:HH:MM:SS.
-style=${STYLE:-fststyle/assets/photos/heldout/sklearn_flower.jpg}
+# 2. A painting the shipped network never saw, added to it: its (gamma, beta) rows only
+# (configs/add_style.yaml), in a time budget that fits a 2-core CPU of either class. By
+# default the bundled cafe_terrace (Van Gogh, Cafe Terrace at Night); STYLE=my_painting.jpg
+# adds yours. BUDGET is Lightning's DD:HH:MM:SS.
+style=${STYLE:-cafe_terrace}
 budget=${BUDGET:-00:00:02:30}
 echo "demo: adding $style to the shipped network, time budget $budget" >&2
 $py -m fststyle.train --config configs/add_style.yaml --model.styles+="$style" \

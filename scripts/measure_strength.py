@@ -6,7 +6,7 @@ close strength 0 comes to each held-out photo (PSNR). The model card's "Style st
     python scripts/measure_strength.py --model exports/mine.onnx --size 256 \
         --photo skimage_chelsea.png
 
-Needs a model with an `identity` row (fststyle.runtime.stylizer.with_strength). Prints a
+Needs a model with an `identity` row (fststyle.runtime.styles.with_strength). Prints a
 Markdown table, then the PSNR line; --json FILE keeps the numbers.
 """
 

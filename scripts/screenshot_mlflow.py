@@ -23,9 +23,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench_web import FLAGS, find_chromium
 from PIL import Image
 
+from fststyle.runtime.browser import FLAGS, find_chromium
 from fststyle.tracking.mlflow_client import EXPERIMENT
 
 START_TIMEOUT_S = 120  # mlflow ui on a busy 2-core machine takes ~15 s to answer

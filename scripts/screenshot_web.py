@@ -5,43 +5,28 @@ sliders.
     python scripts/screenshot_web.py exports/demo.onnx                 # -> docs/web_page.png
     python scripts/screenshot_web.py exports/demo.onnx --mix starry_night=60,udnie=40 --out x.png
 
-Needs what scripts/bench_web.py needs (Playwright, Chromium, onnxruntime-web from npm).
+Needs Playwright, Chromium and onnxruntime-web from npm (fststyle.runtime.browser).
 """
 
 import argparse
-import threading
 from pathlib import Path
 
-from bench_web import FLAGS, find_chromium
-
-from fststyle.runtime.webserver import make_server, url_of
+from fststyle.runtime.browser import chromium, open_page, served
 
 
 def screenshot(model: Path, out: Path, mix: dict[str, float] | None, size=(1280, 720)) -> Path:
-    from playwright.sync_api import sync_playwright
-
-    server = make_server(model, port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=find_chromium(), args=FLAGS)
-            page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-            page.goto(f"{url_of(server)}?backend=wasm")
-            page.evaluate("window.fststyle.ready")
-            styles = page.evaluate("window.fststyle.state().styles")
-            mix = mix or ({styles[0]: 60, styles[-1]: 40} if len(styles) > 1 else {})
-            for name, value in mix.items():  # each slider fires an input event: restylize
-                page.locator(f'#mix input[data-style="{name}"]').fill(str(value))
-            for name in set(styles) - set(mix):
-                page.locator(f'#mix input[data-style="{name}"]').fill("0")
-            page.wait_for_function("!window.fststyle.state().busy")
-            page.evaluate("document.activeElement.blur()")  # no focus ring on the last slider
-            out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out))
-            browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(model) as url, chromium() as browser:
+        page = open_page(browser, url, "wasm", viewport=size)
+        styles = page.evaluate("window.fststyle.state().styles")
+        mix = mix or ({styles[0]: 60, styles[-1]: 40} if len(styles) > 1 else {})
+        for name, value in mix.items():  # each slider fires an input event: restylize
+            page.locator(f'#mix input[data-style="{name}"]').fill(str(value))
+        for name in set(styles) - set(mix):
+            page.locator(f'#mix input[data-style="{name}"]').fill("0")
+        page.wait_for_function("!window.fststyle.state().busy")
+        page.evaluate("document.activeElement.blur()")  # no focus ring on the last slider
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out))
     return out
 
 

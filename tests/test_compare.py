@@ -96,7 +96,7 @@ def test_page_renders_in_headless_chromium(runs, tmp_path):
              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000"]
     dom = subprocess.run([*flags, "--dump-dom", checked.as_uri()], capture_output=True,
                          text=True, timeout=120, check=True).stdout
-    assert rows(dom, "params")[1] == ["model/style_weight", "50.0", "5.0"]
+    assert rows(dom, "params")[1] == ["model/objective/style_weight", "50.0", "5.0"]
     decoded = re.search(r'<pre id="decoded">([\d,]*)</pre>', dom).group(1)
     widths = [int(w) for w in decoded.split(",")]
     assert len(widths) == 8 and min(widths) > 0  # 4 plots + 2 runs x 2 styles, all decoded

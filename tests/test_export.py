@@ -16,8 +16,6 @@ from fststyle import export
 from fststyle.core.model_io import load_model
 from fststyle.runtime import Stylizer
 
-from helpers import load_script
-
 # Ops onnxruntime-web's WebGPU backend implements (onnxruntime.ai/docs/.../webgpu operators).
 WEBGPU_OPS = {"Add", "Cast", "Concat", "Constant", "Conv", "Div", "Expand", "Gather",
               "InstanceNormalization", "MatMul", "Mul", "Pad", "Relu", "Reshape", "Resize",
@@ -130,23 +128,6 @@ def test_bad_options_exit_2_naming_them(tiny_model, tmp_path, monkeypatch, capsy
     assert exit_info.value.code == 2
     assert re.search(f"fststyle.export: error: .*{message}", capsys.readouterr().err)
     assert not list(tmp_path.iterdir())
-
-
-def test_bench_inference_script(tiny_model, tmp_path):
-    """scripts/bench_inference.py end to end at toy sizes (its numbers are not checked): the
-    full network (trained), the untrained student of configs/realtime.yaml, the reference."""
-    bench = load_script("bench_inference")
-    rows = bench.main(["--full", str(tiny_model), "--student", str(tmp_path / "none"),
-                       "--sizes", "32x24", "19x17", "--runs", "2", "--warmup", "1",
-                       "--threads", "1", "--no-browser", "--calibration-photos", "1",
-                       "--json", str(tmp_path / "bench.json")])
-    report = json.loads((tmp_path / "bench.json").read_text())
-    assert report["results"] == rows and report["cpu"]
-    backends = {"full ort-fp32", "full ort-int8", "student ort-fp32", "student ort-int8",
-                "reference torch-cpu", "reference ort-fp32"}
-    assert {(r["backend"], r["size"]) for r in rows} >= {(b, s) for b in backends
-                                                       for s in ("32x24", "19x17")}
-    assert all(r["ms"] > 0 and r["fps"] > 0 for r in rows)
 
 
 def test_out_onto_the_model_itself_is_refused(tiny_onnx, capsys):

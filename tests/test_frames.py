@@ -1,6 +1,6 @@
 """The runtime's frame path: `Stylizer.stylize_frame` equals `stylize`, reuses its buffers,
 follows size and style changes, refuses bad frames in one line; any image size works (padded up
-to the network's minimum); `--threads` on the CLI; scripts/bench_frames.py end to end."""
+to the network's minimum); `--threads` on the CLI."""
 
 import re
 
@@ -11,8 +11,6 @@ from PIL import Image
 from fststyle.runtime import Stylizer
 from fststyle.runtime.frames import SAFE_MIN_SIZE, min_size, session_options
 from fststyle.stylize import cli, main
-
-from helpers import load_script
 
 SIZES = [(1, 1), (3, 2), (1, 200), (200, 1), (4, 4), (5, 5), (17, 13), (33, 47)]  # (H, W)
 
@@ -130,11 +128,3 @@ def test_cli_threads_torch_path_and_refusal(tiny_model, tmp_path, capsys):
     err = capsys.readouterr().err
     assert info.value.code == 2 and re.fullmatch(
         r"fststyle.stylize: error: --threads must be >= 1, got 0\n", err)
-
-
-def test_bench_frames_script(tiny_onnx):
-    bench = load_script("bench_frames")
-    results = bench.main(["--model", str(tiny_onnx), "--sizes", "17x9", "--runs", "1",
-                          "--warmup", "0", "--threads", "1", "--options"])
-    assert set(results["17x9"]) >= {"stylize()", "stylize_frame()", "network, IOBinding",
-                                    "ORT_ENABLE_EXTENDED"}

@@ -14,6 +14,7 @@ from fststyle import export
 from fststyle.core import quantize
 from fststyle.runtime import Stylizer
 from fststyle.runtime.imagefiles import demo_photos
+from fststyle.runtime.variants import choose
 
 # The tiny model is 3 training steps plus gamma and beta perturbed by N(0, 0.5^2) so that its
 # styles differ, judged by a random VGG: wilder activations than a trained network's, so int8
@@ -69,6 +70,24 @@ def test_int8_metadata_and_check(int8_onnx, tiny_onnx):
     calibration = json.loads(props["int8_calibration"])
     assert calibration["method"] == "Percentile" and calibration["ops"] == ["Conv"]
     assert int8_onnx.stat().st_size < 0.6 * tiny_onnx.stat().st_size
+    speed = check["speed"]  # measured at export, on this machine, against the fp32 file
+    assert speed["time_ratio"] > 0 and speed["size"] == "256x256" and speed["cpu"]
+
+
+@pytest.mark.parametrize("times, chosen", [
+    ({"fp32": 10.0, "int8": 12.0}, "fp32"),  # int8 slower here (an AVX2-only EPYC's case)
+    ({"fp32": 10.0, "int8": 7.0}, "int8"),
+    ({"fp32": 1.0, "int8": 1.0}, "fp32"),  # a tie keeps the exact variant, listed first
+    ({"int8": 1.3}, "int8"),
+])
+def test_the_chosen_variant_is_never_the_slower(times, chosen):
+    assert choose(times) == chosen
+    rng = np.random.default_rng(0)
+    for _ in range(100):  # any measured pair: the choice is the faster one
+        a, b = rng.uniform(1, 100, 2)
+        assert {"fp32": a, "int8": b}[choose({"fp32": a, "int8": b})] == min(a, b)
+    with pytest.raises(ValueError):
+        choose({})
 
 
 def test_int8_runs_in_the_runtime_close_to_fp32(int8_onnx, tiny_onnx):

@@ -26,9 +26,9 @@ PACKAGE = Path(fststyle.__file__).parent
 TORCH = {"torch", "torchvision"}
 LIGHTNING = {"pytorch_lightning", "lightning", "lightning_fabric"}
 # The only modules that may import Lightning.
-LIGHTNING_ALLOWED = ("fststyle.training.", "fststyle.tracking.loggers",
-                     "fststyle.tracking.tracker_logger", "fststyle.tracking.neptune_logger",
-                     "fststyle.tracking.mlflow_logger", "fststyle.tracking.run_record",
+LIGHTNING_ALLOWED = ("fststyle.training.", "fststyle.tracking.build_loggers",
+                     "fststyle.tracking.base_logger", "fststyle.tracking.neptune_logger",
+                     "fststyle.tracking.mlflow_logger", "fststyle.tracking.csv_logger",
                      "fststyle.train")
 # Entry points that must start without torch: they only serve or run exported .onnx models.
 TORCH_FREE_ENTRY_POINTS = ["fststyle.serve"]

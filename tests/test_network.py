@@ -2,8 +2,14 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from fststyle.core.network import TransformerNet
+from fststyle.core.network import (
+    ConditionalInstanceNorm2d,
+    TransformerNet,
+    identity_share,
+    restore_colours,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +67,42 @@ def test_bad_style_input_is_rejected(net):
         net(x, torch.rand(1, 2))
     with pytest.raises(ValueError, match="num_styles"):
         TransformerNet(0)
+
+
+def test_the_fused_conditional_norm_is_norm_then_affine():
+    """One instance_norm over the batch's (sample, channel) planes with (gamma, beta) inside
+    it equals the plain norm followed by each sample's affine."""
+    norm = ConditionalInstanceNorm2d(5, 3)
+    with torch.no_grad():
+        norm.gamma.normal_(), norm.beta.normal_()
+    x, w = torch.randn(4, 5, 7, 9), torch.softmax(torch.randn(4, 3), 1)
+    want = F.instance_norm(x) * (w @ norm.gamma)[:, :, None, None] + (w @ norm.beta)[:, :, None,
+                                                                                    None]
+    torch.testing.assert_close(norm(x, w), want, atol=1e-5, rtol=1e-5)
+
+
+def test_restoring_colours_inverts_a_per_channel_affine_change():
+    photo = torch.rand(2, 3, 16, 20) * 0.5 + 0.25  # inside (0, 1): nothing is clipped
+    changed = (photo - 0.5) * torch.tensor([0.5, 1.5, 1.0])[:, None, None] + 0.4  # in (0, 1)
+    torch.testing.assert_close(restore_colours(changed, photo, torch.ones(2, 1, 1, 1)), photo,
+                               atol=1e-4, rtol=0)
+    half = restore_colours(changed, photo, torch.full((2, 1, 1, 1), 0.5))
+    torch.testing.assert_close(half, (changed + photo) / 2, atol=1e-4, rtol=0)
+    assert torch.equal(restore_colours(changed, photo, torch.zeros(2, 1, 1, 1)), changed)
+
+
+def test_the_identity_rows_share_and_where_it_applies(net):
+    assert identity_share(torch.tensor([[0.2, 0.8]]), 1, (4, 4)).shape == (1, 1, 1, 1)
+    assert identity_share(torch.rand(2, 3, 5, 6), 2, (10, 12)).shape == (2, 1, 10, 12)
+    assert TransformerNet(3).name_styles(["a", "identity", "b"]).identity_row == 1
+    assert TransformerNet(2).name_styles(["a", "b"]).identity_row is None
+    image = torch.rand(1, 3, 24, 28)
+    plain = net(image, torch.tensor([0]))
+    net.identity_row = 2
+    try:
+        assert torch.equal(net(image, torch.tensor([0])), plain)  # no identity share: no-op
+        photo_like = net(image, torch.tensor([2]))  # all identity: the photo's channel means
+        torch.testing.assert_close(photo_like.mean((2, 3)), image.mean((2, 3)), atol=0.05,
+                                   rtol=0)
+    finally:
+        net.identity_row = None

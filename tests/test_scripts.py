@@ -1,5 +1,5 @@
-"""The benchmark and comparison scripts under scripts/, end to end at toy sizes (timings are
-printed, never checked)."""
+"""The comparison and screenshot scripts under scripts/, end to end at toy sizes (the benches:
+tests/test_bench.py)."""
 
 import json
 import subprocess
@@ -7,35 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from fststyle.core.vgg import prefers_channels_last
+from fststyle.runtime import browser
 
 from helpers import SCRIPTS, load_script
-
-
-def test_bench_train_prints_speedup_last_and_writes_json(tmp_path):
-    out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, str(SCRIPTS / "bench_train.py"), "--device", "cpu",
-                          "--size", "32", "--batch", "2", "--steps", "2", "--warmup", "1",
-                          "--json", str(out)], capture_output=True, text=True, check=True)
-    lines = run.stdout.strip().splitlines()
-    assert lines[0].startswith("fststyle") and lines[1].startswith("baseline")
-    report = json.loads(out.read_text())
-    assert lines[-1] == f"speedup: {report['speedup']:.2f}"
-    ratio = report["fststyle"]["images_per_sec"] / report["baseline"]["images_per_sec"]
-    assert report["speedup"] == pytest.approx(ratio)
-    fst = report["fststyle"]
-    assert fst["vgg_channels_last"] == prefers_channels_last("cpu", fst["bf16"])
-    assert report["batch"] == 2 and "CPUs" in report["machine"]  # the CPU is named
-
-
-def test_bench_train_options_fp32_and_no_baseline():
-    bench = load_script("bench_train")
-    result = bench.main(["--device", "cpu", "--size", "24", "--batch", "1", "--steps", "1",
-                         "--warmup", "0", "--fp32", "--no-baseline"])
-    assert result["fststyle"]["bf16"] is False
-    assert result["fststyle"]["vgg_channels_last"] == prefers_channels_last("cpu", False)
-    assert "baseline" not in result and "speedup" not in result
 
 
 def fake_report(path: Path, totals: dict[str, list[float]], size: int = 256) -> str:
@@ -66,3 +42,15 @@ def test_compare_reports_refuses_mismatched_reports(tmp_path):
         compare.main([a, fake_report(tmp_path / "c.json", {"wave": [1.0]})])
     with pytest.raises(SystemExit, match="missing.json"):
         compare.main([a, str(tmp_path / "missing.json")])
+
+
+def test_screenshot_web_writes_the_page_with_a_mix(tiny_onnx, tmp_path):
+    """In its own process: Playwright's sync API runs one instance per process."""
+    if why := browser.missing():
+        pytest.skip(why)
+    out = tmp_path / "page.png"
+    res = subprocess.run([sys.executable, str(SCRIPTS / "screenshot_web.py"), str(tiny_onnx),
+                          "--mix", "s1=70,s2=30", "--out", str(out)], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == f"wrote {out}" and Image.open(out).size == (1280, 720)

@@ -183,7 +183,7 @@ def test_out_onto_an_input_is_refused_and_the_input_kept(tiny_onnx, inputs, tmp_
 
 
 def test_with_strength_blends_with_the_identity_row():
-    from fststyle.runtime.stylizer import with_strength
+    from fststyle.runtime.styles import with_strength
 
     names = ["a", "b", "identity"]
     assert with_strength("b", 1.0, names) == "b"

@@ -20,17 +20,13 @@ import fststyle.training.trainer
 from fststyle.core.images import sample_grid
 from fststyle.core.losses import DEFAULTS
 from fststyle.tracking.artifacts import log_artifact_to_run
-from fststyle.tracking.loggers import make_loggers
-from fststyle.tracking.neptune_client import (
-    PROBE_TIMEOUT_S,
-    SYNC,
-    api_url,
-    neptune_key,
-    resolve_mode,
-)
+from fststyle.tracking.build_loggers import make_loggers
+from fststyle.tracking.csv_logger import RunCSVLogger
+from fststyle.tracking.grid_split import split_grid
+from fststyle.tracking.neptune_client import SYNC, api_url, resolve_mode
 from fststyle.tracking.neptune_logger import NeptuneLogger
-from fststyle.tracking.record import flatten, run_tags, split_grid
-from fststyle.tracking.run_record import RunCSVLogger
+from fststyle.tracking.server_probe import PROBE_TIMEOUT_S
+from fststyle.tracking.tracked_names import final_key, flatten, metric_key, run_tags
 from fststyle.train import main
 
 from helpers import tiny_args
@@ -64,7 +60,8 @@ def test_flatten_tags_and_keys():
     assert flat["seed_everything"] == str(2**40)
     assert run_tags(CONFIG) == ["styles:starry_night+udnie", "style:starry_night", "style:udnie",
                                 "vgg:caffe", "size:256"]
-    assert neptune_key("val/loss/udnie") == "val/loss_udnie" and neptune_key("epoch") == "epoch"
+    assert metric_key("val/loss/udnie") == "val/loss_udnie" and metric_key("epoch") == "epoch"
+    assert final_key("train/style/relu1_1") == "final/train/style_relu1_1"
 
 
 def test_split_grid_cuts_sample_grid_per_style():

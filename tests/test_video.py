@@ -18,7 +18,7 @@ from fststyle.runtime.overlap import overlapped
 from fststyle.runtime.video import FrameStyler, probe, read_frames
 from fststyle.stylize import cli, main
 
-from helpers import BLOCK_TORCH, load_script
+from helpers import BLOCK_TORCH
 
 
 def streams(path) -> dict:
@@ -212,14 +212,6 @@ def test_video_runs_without_torch(tiny_onnx, clips, tmp_path):
     res = subprocess.run([sys.executable, "-c", TORCH_FREE, str(tiny_onnx), str(clips["mp4"]),
                           str(tmp_path / "o.webm")], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "torch-free ok" in res.stdout, res.stderr[-2000:]
-
-
-def test_bench_video_script(tiny_onnx, capsys):
-    bench = load_script("bench_video")
-    results = bench.main(["--model", str(tiny_onnx), "--sizes", "32x18", "--frames", "6",
-                          "--threads", "1"])
-    assert set(results["32x18"]) == {"stylize_frame", "video", "no network"}
-    assert "ms/frame" in capsys.readouterr().out
 
 
 def test_overlap_keeps_order_and_bounds_what_is_in_flight():

@@ -4,12 +4,10 @@ fststyle.serve`: its one-line errors, headers and MIME types. Skipped, saying wh
 Chromium, Playwright or onnxruntime-web (npm) is missing."""
 
 import base64
-import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -20,17 +18,18 @@ import pytest
 from PIL import Image
 
 from fststyle.core.quantize import psnr
+from fststyle.runtime import browser as browser_flags
+from fststyle.runtime.browser import served
 from fststyle.runtime.imagefiles import demo_photos
 from fststyle.runtime.stylizer import Stylizer
-from fststyle.runtime.webserver import make_server, ort_dist, url_of
+from fststyle.runtime.webserver import ort_dist
 
-from helpers import SCRIPTS, chromium
+from helpers import chromium
 
 SIZE = 96  # the photo's long side: small keeps WASM on 2 cores fast
-# No GPU, no background traffic: the flags scripts/bench_web.py uses; plus Chromium's fake
-# camera (a test pattern), granted without a prompt, for the webcam test.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
+# The benches' flags (no GPU, no background traffic), plus Chromium's fake camera (a test
+# pattern), granted without a prompt, for the webcam test.
+FLAGS = [*browser_flags.FLAGS, "--use-fake-device-for-media-stream",
          "--use-fake-ui-for-media-stream"]
 
 
@@ -61,18 +60,6 @@ def photo(tmp_path_factory) -> Path:
     image.thumbnail((SIZE, SIZE), Image.LANCZOS)
     image.save(path)
     return path
-
-
-@contextmanager
-def served(model: Path, photo: Path | None = None):
-    server = make_server(model, port=0, photo=photo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield url_of(server)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager
@@ -218,24 +205,6 @@ def test_webgpu_falls_back_to_wasm_with_a_note(browser, tiny_onnx, photo):
             assert page.locator("#note").is_visible()
             assert "running on WASM" in page.locator("#note").text_content()
         assert page.locator("#backend").input_value() == state["backend"]
-
-
-def test_browser_bench_script(tiny_onnx, tmp_path):
-    """scripts/bench_web.py end to end, in its own process: Playwright's sync API runs one
-    instance per process, and the module's browser holds this one's."""
-    chromium()
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    needs_ort()
-    out = tmp_path / "web.json"
-    res = subprocess.run([sys.executable, "scripts/bench_web.py", str(tiny_onnx), "--sizes", "32",
-                          "48", "--runs", "2", "--threads", "1", "--json", str(out)],
-                         capture_output=True, text=True, timeout=120, cwd=SCRIPTS.parent)
-    assert res.returncode == 0, res.stderr[-2000:]
-    rows = json.loads(out.read_text())
-    assert [(r["size"], r["threads"], r["backend"]) for r in rows] == [(32, 1, "wasm"),
-                                                                        (48, 1, "wasm")]
-    assert all(r["ms"] > 0 and r["fps"] == pytest.approx(1000 / r["ms"]) for r in rows)
-    assert "| wasm | 1 | 48² |" in res.stdout
 
 
 def serve(*args: str, **env) -> subprocess.Popen:

@@ -61,5 +61,5 @@ def build_net(model: ModelFile) -> TransformerNet:
     except RuntimeError as e:
         raise ValueError(f"{model.path}: weights do not match the architecture {model.arch}: "
                          f"{e}") from e
-    net.style_names, net.metadata = model.styles, model.metadata
+    net.name_styles(model.styles).metadata = model.metadata
     return net.eval()

@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fststyle.runtime.imagefiles import IDENTITY
+
 
 def style_weights_from(style: torch.Tensor, num_styles: int) -> torch.Tensor:
     """(B,) style indices, (B, N) style weights or (B, N, H', W') per-pixel style weights ->
@@ -44,16 +46,23 @@ class ConditionalInstanceNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         # x: (B, C, H, W); style_weights: (B, N) or (B, N, H', W')
-        x = F.instance_norm(x)
         w = style_weights.to(self.gamma.dtype)
         if w.ndim == 4:
+            x = F.instance_norm(x)
             w = F.interpolate(w, size=x.shape[-2:], mode="bilinear", align_corners=False)
             gamma = torch.einsum("bnhw,nc->bchw", w, self.gamma)  # (B, C, H, W)
             beta = torch.einsum("bnhw,nc->bchw", w, self.beta)
-        else:
-            gamma = (w @ self.gamma)[:, :, None, None]  # (B, C, 1, 1) -- MatMul, not GatherND
-            beta = (w @ self.beta)[:, :, None, None]
-        return x * gamma.to(x.dtype) + beta.to(x.dtype)
+            return x * gamma.to(x.dtype) + beta.to(x.dtype)
+        gamma, beta = w @ self.gamma, w @ self.beta  # (B, C) -- MatMul, not GatherND
+        # One instance norm with the affine inside it, instead of a norm, a Mul and an Add
+        # (two more passes over the activations: a quarter of the full network's time at
+        # 1080p, docs/speed.md). Instance norm treats each (sample, channel) plane alike, so the
+        # B samples' C channels are the B*C channels of one sample, each with its own
+        # (gamma, beta): exact for any batch, and one InstanceNormalization in the ONNX graph.
+        b, c, h, width = x.shape
+        y = F.instance_norm(x.reshape(1, b * c, h, width), weight=gamma.reshape(-1).to(x.dtype),
+                            bias=beta.reshape(-1).to(x.dtype))
+        return y.reshape(b, c, h, width)
 
 
 class ConvLayer(nn.Module):
@@ -118,6 +127,33 @@ class UpsampleConvLayer(nn.Module):
         return self.conv(F.interpolate(x, size=size, mode="nearest"), style_weights)
 
 
+def restore_colours(stylized: torch.Tensor, photo: torch.Tensor,
+                    share: torch.Tensor) -> torch.Tensor:
+    """Give back, in proportion to `share`, the photo's per-channel mean and standard deviation
+    that every instance norm removed: no (gamma, beta) row can restore them, since they differ
+    from photo to photo, so the identity row alone renders the photo in normalised colours
+    (15-21 dB from the photo at 256 px). A colour transfer (Reinhard et al. 2001: matching
+    each channel's mean and deviation) of the output to the photo, blended by the identity
+    row's share of the style weights: exact no-op where that share is 0.
+
+    stylized, photo: (B, 3, H, W) in [0, 1]; share: (B, 1, 1, 1) or (B, 1, H, W).
+    """
+    mean_y, mean_x = stylized.mean((2, 3), keepdim=True), photo.mean((2, 3), keepdim=True)
+    std_y = ((stylized - mean_y) ** 2).mean((2, 3), keepdim=True).add(1e-6).sqrt()
+    std_x = ((photo - mean_x) ** 2).mean((2, 3), keepdim=True).add(1e-6).sqrt()
+    matched = (stylized - mean_y) / std_y * std_x + mean_x  # (B, 3, H, W)
+    return (stylized + share * (matched - stylized)).clamp(0, 1)
+
+
+def identity_share(weights: torch.Tensor, row: int, size) -> torch.Tensor:
+    """The identity row's share of (B, N) or per-pixel (B, N, H', W') style weights, as
+    (B, 1, 1, 1) or (B, 1, H, W) at the output's `size`."""
+    share = weights[:, row:row + 1]
+    if share.ndim == 2:
+        return share[:, :, None, None]
+    return F.interpolate(share, size=size, mode="bilinear", align_corners=False)
+
+
 class TransformerNet(nn.Module):
     """Johnson et al. 2016 image transformation network with conditional instance norm.
 
@@ -131,7 +167,9 @@ class TransformerNet(nn.Module):
             al.: 9); at small widths these two dominate the cost.
         separable_blocks: depthwise-separable residual blocks (MobileNets).
     Layers keep Johnson et al.'s names (conv1, conv2, conv3, ..., up1, up2, ..., out), so
-    model files from before these options load unchanged.
+    model files from before these options load unchanged. `identity_row`, the index of a style
+    named `identity` (set from the style names by whoever knows them), turns on
+    restore_colours for that row's share.
     """
 
     def __init__(self, num_styles: int, alpha: float = 1.0, num_residual_blocks: int = 5,
@@ -158,6 +196,14 @@ class TransformerNet(nn.Module):
             j = downsamples - k
             self.add_module(f"up{k + 1}", UpsampleConvLayer(c[j], c[j - 1], 3, num_styles))
         self.out = ConvLayer(c[0], 3, edge_kernel, 1, num_styles, relu=False)
+        self.identity_row: int | None = None
+
+    def name_styles(self, names: list[str]) -> "TransformerNet":
+        """Record the style names; a style named `identity` (the 0 end of --strength) gets
+        its colours restored (restore_colours)."""
+        self.style_names = list(names)
+        self.identity_row = self.style_names.index(IDENTITY) if IDENTITY in names else None
+        return self
 
     def arch(self) -> dict:
         """The constructor arguments: enough to rebuild this network from a state dict."""
@@ -184,4 +230,8 @@ class TransformerNet(nn.Module):
             # Upsampled to the matching encoder size: the output is the input's size.
             y = getattr(self, f"up{k + 1}")(y, sizes[-2 - k], w)
         # Sigmoid keeps the output in [0, 1] (Dumoulin et al. used a sigmoid output too).
-        return torch.sigmoid(self.out(y, w))  # (B, 3, H, W)
+        y = torch.sigmoid(self.out(y, w))  # (B, 3, H, W)
+        if self.identity_row is None:
+            return y
+        return restore_colours(y, image.to(y.dtype),
+                               identity_share(w, self.identity_row, y.shape[-2:]).to(y.dtype))

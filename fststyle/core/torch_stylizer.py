@@ -8,10 +8,16 @@ from pathlib import Path
 from fststyle.core.model_file import ModelFile, read_model
 from fststyle.runtime.frames import session_options
 from fststyle.runtime.stylizer import Stylizer
+from fststyle.runtime.tiles import NEEDS_ONNX
 
 
 class TorchStylizer(Stylizer):
     """`Stylizer` over a .safetensors/.ckpt network run by PyTorch (CUDA when available)."""
+
+    can_tile = False  # no ONNX graph to rewrite: large photos run whole
+
+    def _stylize_tiled(self, array, weights, tile, preserve_color):
+        raise ValueError(NEEDS_ONNX)
 
     def __init__(self, model: str | Path | ModelFile, threads: int | None = None):
         import torch  # replaces the onnxruntime session

@@ -7,15 +7,14 @@ Nothing under fststyle.runtime imports torch or Lightning (tests/test_layout.py 
 the rest of fststyle builds on its image-file, mask and atomic-write helpers.
 """
 
+from fststyle.runtime.styles import parse_style, style_weights, with_strength
 from fststyle.runtime.stylizer import (
                                        RGB_TO_YCBCR,
                                        YCBCR_TO_RGB,
                                        Stylizer,
                                        limit_size,
                                        luminance_transfer,
-                                       parse_style,
-                                       style_weights,
 )
 
 __all__ = ["RGB_TO_YCBCR", "YCBCR_TO_RGB", "Stylizer", "limit_size", "luminance_transfer",
-           "parse_style", "style_weights"]
+           "parse_style", "style_weights", "with_strength"]

@@ -27,6 +27,12 @@ def min_size(arch: dict | None) -> int:
     return max(kernel // 2 + 1, 2 ** downsamples + 1)
 
 
+def total_stride(arch: dict | None) -> int:
+    """The network's total stride, 2 ** downsamples (8 without metadata: a multiple of the
+    strides of 2 and 3 stages alike)."""
+    return 2 ** int((arch or {}).get("downsamples", 3))
+
+
 def scaled_size(size: tuple[int, int], max_size: int | None) -> tuple[int, int]:
     """(W, H) scaled so that the long side is at most `max_size` (never up), each side rounded
     and at least 1: the one rule of --max-size for images and video frames alike."""

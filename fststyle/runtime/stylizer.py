@@ -29,10 +29,13 @@ from fststyle.runtime.frames import (
     scaled_size,
     session_options,
     to_uint8,
+    total_stride,
 )
-from fststyle.runtime.imagefiles import IDENTITY, ensure_rgb
+from fststyle.runtime.imagefiles import ensure_rgb
 from fststyle.runtime.masks import mask_weights
 from fststyle.runtime.shipped import shipped_model
+from fststyle.runtime.styles import style_weights, with_strength
+from fststyle.runtime.tiles import TiledSessions, stylize_tiled, tile_size
 
 # ITU-R BT.601 full-range RGB -> YCbCr (the JPEG convention), rows: Y, Cb, Cr. Cb and Cr are
 # centred on 0 here, so the inverse is the plain matrix inverse.
@@ -40,68 +43,6 @@ RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
                          [-0.168736, -0.331264, 0.5],
                          [0.5, -0.418688, -0.081312]], dtype=np.float32)
 YCBCR_TO_RGB = np.linalg.inv(RGB_TO_YCBCR).astype(np.float32)
-
-
-def parse_style(text: str) -> str | int | dict[str, float]:
-    """CLI text -> style: 'udnie' (a name), '2' (an index) or 'a=0.7,b=0.3' (a mix)."""
-    if "=" in text:
-        mix = {}
-        for part in text.split(","):
-            name, _, weight = part.partition("=")
-            try:
-                mix[name.strip()] = float(weight)
-            except ValueError:
-                raise ValueError(f"--style {text!r}: {weight!r} is not a number "
-                                 "(expected name=weight,name=weight)") from None
-        return mix
-    return int(text) if text.strip().isdigit() else text
-
-
-def style_weights(style, names: list[str]) -> np.ndarray:
-    """A style name, index or {name: weight} mix -> (N,) float32 convex weights over `names`.
-
-    A mix is normalised to sum to 1: Dumoulin et al. 2017 (Sec. 4.4) interpolate styles with
-    convex combinations of their (gamma, beta), which is what the network's MatMul computes.
-    """
-    available = ", ".join(f"{i}={n}" for i, n in enumerate(names))
-    if style is None and len(names) == 1:
-        style = 0
-    if isinstance(style, (int, np.integer)) and not isinstance(style, bool):
-        if not 0 <= style < len(names):
-            raise ValueError(f"style index {style} out of range (available: {available})")
-        style = {names[style]: 1.0}
-    elif isinstance(style, str):
-        style = {style: 1.0}
-    if not isinstance(style, dict) or not style:
-        raise ValueError(f"style must be a name, an index or a {{name: weight}} mix, got "
-                         f"{style!r} (available: {available})")
-    weights = np.zeros(len(names), dtype=np.float32)
-    for name, w in style.items():
-        if name not in names:
-            raise ValueError(f"unknown style {name!r} (available: {available})")
-        if not w >= 0:
-            raise ValueError(f"style {name!r}: weight {w} must be >= 0")
-        weights[names.index(name)] += w
-    if weights.sum() <= 0:
-        raise ValueError(f"style mix {style!r}: the weights sum to 0")
-    return weights / weights.sum()
-
-
-def with_strength(style, strength: float, names: list[str]):
-    """A style at `strength` in [0, 1]: the mix {style: s, identity: 1 - s}, blending the
-    style's (gamma, beta) with the identity row's (the network's rendering of the photo), so
-    one network goes from the photo (0) to the full style (1). Needs a model trained with an
-    `identity` style (fststyle.training; the shipped network has one)."""
-    if not 0 <= strength <= 1:
-        raise ValueError(f"--strength must be in [0, 1], got {strength}")
-    if strength == 1:
-        return style
-    if IDENTITY not in names:
-        raise ValueError(f"--strength needs a model with an {IDENTITY!r} style; this one has "
-                         f"{', '.join(names)}")
-    weights = style_weights(style, names) * strength  # (N,)
-    weights[names.index(IDENTITY)] += 1 - strength
-    return {name: float(w) for name, w in zip(names, weights) if w > 0}
 
 
 def limit_size(image: Image.Image, max_size: int | None) -> Image.Image:
@@ -130,6 +71,8 @@ class Stylizer:
     threads: onnxruntime's intra-op threads (default: the physical cores).
     """
 
+    can_tile = True  # tiles (runtime.tiles) rewrite the ONNX graph
+
     def __init__(self, path: str | Path | None = None, threads: int | None = None,
                  providers: list[str] | None = None):
         import onnxruntime as ort
@@ -156,10 +99,12 @@ class Stylizer:
         self.spatial = not self.baked and len(self.session.get_inputs()[1].shape) == 4
         self._check_signature(path)
         self._init_frames(arch_from_metadata(meta))
+        self.path, self._threads = path, threads
+        self._tiled: TiledSessions | None = None  # made on the first tiled call
 
     def _init_frames(self, arch: dict | None) -> None:
         """The smallest size the network takes, and stylize_frame's reused state."""
-        self.min_size = min_size(arch)
+        self.min_size, self.stride = min_size(arch), total_stride(arch)
         self._buffers: FrameBuffers | None = None  # the last frame size's arrays
         self._rows: dict = {}  # style -> its (1, N) or (1, N, 1, 1) style_weights
 
@@ -181,7 +126,8 @@ class Stylizer:
             raise ValueError(f"{path}: not an fststyle model: {problem}")
 
     def stylize(self, image, style=None, preserve_color: bool = False,
-                max_size: int | None = None, mask=None, strength: float = 1.0):
+                max_size: int | None = None, mask=None, strength: float = 1.0,
+                tile: int | None = None):
         """Stylize a PIL image or a uint8 (H, W, 3) array; returns the same kind.
 
         style: a name, an index or a {name: weight} mix (optional for one-style models);
@@ -193,6 +139,9 @@ class Stylizer:
             --spatial.
         strength: 0 (the photo, as the network renders it) ... 1 (the full style): see
             with_strength; not with a mask.
+        tile: stylize in tiles of this many px with a thumbnail's instance-norm statistics,
+            in bounded memory (fststyle.runtime.tiles); None: tiles of tiles.TILE px above
+            tiles.AUTO_PIXELS pixels, else whole; 0: whole.
         """
         if mask is None:
             weights = style_weights(with_strength(style, strength, self.styles),
@@ -200,6 +149,12 @@ class Stylizer:
         elif strength != 1:
             raise ValueError("--strength does not combine with a style mask")
         array = self._as_array(image, max_size)  # (H, W, 3) uint8
+        tile = tile_size(tile, array.shape[:2], auto=self.can_tile)
+        if tile:
+            if mask is not None:
+                raise ValueError("--tile does not combine with a style mask")
+            out = self._stylize_tiled(array, weights, tile, preserve_color)
+            return out if isinstance(image, np.ndarray) else Image.fromarray(out)
         buffers = FrameBuffers(*array.shape[:2], self.min_size)  # this call's own: thread-safe
         if mask is not None:
             weights = self._mask_weights(mask, style, buffers)  # (1, N, H', W')
@@ -207,6 +162,22 @@ class Stylizer:
             weights = weights[None, :, None, None] if self.spatial else weights[None]
         out = self._stylize_array(array, weights, buffers, preserve_color)
         return out if isinstance(image, np.ndarray) else Image.fromarray(out)
+
+    def _stylize_tiled(self, array: np.ndarray, weights: np.ndarray, tile: int,
+                       preserve_color: bool) -> np.ndarray:
+        """stylize's path for large photos: uint8 (H, W, 3) -> uint8 (H, W, 3) in tiles."""
+        if self._tiled is None:
+            self._tiled = TiledSessions(self.path, session_options(self._threads),
+                                        self.session.get_providers())
+        row = weights[None, :, None, None] if self.spatial else weights[None]  # as stylize's
+        style = {} if self.baked else {"style_weights": row}
+
+        def keep_colours(top: int, bottom: int, y: np.ndarray) -> np.ndarray:
+            content = array[top:bottom].astype(np.float32) / 255  # (h, W, 3)
+            return luminance_transfer(content, y.transpose(1, 2, 0)).transpose(2, 0, 1)
+
+        return stylize_tiled(self._tiled, array, style, self.min_size, self.stride, tile,
+                             finish=keep_colours if preserve_color else None)
 
     def _mask_weights(self, mask, style, buffers: FrameBuffers) -> np.ndarray:
         """A style mask's per-pixel (1, N, H', W') style_weights for `buffers`' frame size,

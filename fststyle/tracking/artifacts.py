@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from fststyle.runtime.atomic import atomic_path
-from fststyle.tracking.record import MLFLOW_INFO, NEPTUNE_INFO, read_json, say
+from fststyle.tracking.run_folder import MLFLOW_INFO, NEPTUNE_INFO, read_json, say
 
 
 def log_artifact_to_run(run_dir: str | Path, path: str | Path, name: str | None = None) -> Path:

@@ -11,8 +11,9 @@ import os
 import time
 from pathlib import Path
 
-from fststyle.tracking.neptune_client import PROBE_TIMEOUT_S, server_answers
-from fststyle.tracking.record import run_tags, say
+from fststyle.tracking.run_folder import say
+from fststyle.tracking.server_probe import PROBE_TIMEOUT_S, server_answers
+from fststyle.tracking.tracked_names import run_tags
 
 EXPERIMENT = "fststyle"  # every run goes here unless MLFLOW_EXPERIMENT_NAME names another
 LOCAL_DB = "mlflow.db"  # the local store, shared by every run beside it: checkpoints/mlflow.db

@@ -13,10 +13,10 @@ MLFLOW_TRACKING_USERNAME and _PASSWORD), which mlflow reads itself. The run's id
 <run_dir>/mlflow.json: a resumed run (--ckpt_path last) continues the same MLflow run, which then
 holds twice the steps logged between its last checkpoint and an interruption.
 
-Names as the Neptune logger's (fststyle.tracking.neptune_logger), so runs line up in either:
-params <config path> (Neptune's parameters/<config path>; write-once in MLflow, so a value
-changed on resume goes to the tag resumed/<path>), a metric per Lightning metric with the same
-renaming (train/style/relu1_1 -> train/style_relu1_1, neptune_client.neptune_key), images
+Names as the Neptune logger's (fststyle.tracking.tracked_names, which both import), so runs
+line up in either: params <config path> (Neptune's parameters/<config path>; write-once in
+MLflow, so a value changed on resume goes to the tag resumed/<path>), a metric per Lightning
+metric with the same renaming (train/style/relu1_1 -> train/style_relu1_1, metric_key), images
 val/samples/<style> by step, final/<metric>, tags (styles, style:<name>, vgg, size,
 source/git_commit, environment/*), artifacts model.safetensors and later attached files.
 """
@@ -30,8 +30,8 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from typing_extensions import override
 
 from fststyle.runtime.atomic import atomic_path
+from fststyle.tracking.base_logger import TrackerLogger
 from fststyle.tracking.mlflow_client import (
-    PROBE_TIMEOUT_S,
     artifact_dir,
     experiment_id,
     mlflow_tags,
@@ -39,15 +39,9 @@ from fststyle.tracking.mlflow_client import (
     reachable,
     resolve_uri,
 )
-from fststyle.tracking.neptune_client import neptune_key
-from fststyle.tracking.record import (
-    MLFLOW_INFO,
-    environment,
-    flatten,
-    read_json,
-    say,
-)
-from fststyle.tracking.tracker_logger import TrackerLogger
+from fststyle.tracking.run_folder import MLFLOW_INFO, environment, read_json, say
+from fststyle.tracking.server_probe import PROBE_TIMEOUT_S
+from fststyle.tracking.tracked_names import final_key, flatten, metric_key
 
 MAX_PARAM_LENGTH = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
 BATCH = 100  # params and tags per log_batch call (MAX_PARAMS_TAGS_PER_BATCH)
@@ -139,7 +133,7 @@ class MLflowLogger(TrackerLogger):
     @override
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        self._log_numbers({neptune_key(k): v for k, v in metrics.items()}, step)
+        self._log_numbers({metric_key(k): v for k, v in metrics.items()}, step)
 
     def _log_numbers(self, numbers: dict[str, float], step: int | None) -> None:
         from mlflow.entities import Metric
@@ -155,8 +149,7 @@ class MLflowLogger(TrackerLogger):
     @rank_zero_only
     def log_final(self, summary: dict[str, float]) -> None:
         """The numbers at the end of training, as metrics final/<metric> (one value each)."""
-        self._log_numbers({f"final/{neptune_key(k)}": v for k, v in summary.items()},
-                          self._last_step)
+        self._log_numbers({final_key(k): v for k, v in summary.items()}, self._last_step)
 
     @rank_zero_only
     def log_artifact(self, path: str | Path, name: str | None = None) -> None:

@@ -1,23 +1,18 @@
 """The `neptune` client (1.x API) without Lightning: the run's mode, the server address in a
-token, a bounded probe of the server, field names, and uploads to a finished run. See
+token, the client's data folder, and uploads to a finished run. See
 `fststyle.tracking.neptune_logger` for the logger and the tracking conventions."""
 
 import base64
 import json
 import os
-import ssl
-import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from fststyle.tracking.record import say
+from fststyle.tracking.run_folder import say
+from fststyle.tracking.server_probe import PROBE_TIMEOUT_S, server_answers
 
 MODES = ("async", "sync", "offline", "debug")  # read-only cannot record a run
-PROBE_TIMEOUT_S = 5.0  # a server silent this long is taken as down: the run goes offline
 STOP_TIMEOUT_S = 60.0  # at the end, wait this long for unsent data; the rest stays for sync
 SYNC = 'python -c "from neptune.cli.commands import sync; sync()"'  # = `neptune sync`, see above
-
 
 
 def resolve_mode(mode: str | None, project: str | None) -> str:
@@ -46,34 +41,6 @@ def api_url(token: str) -> str:
     except (ValueError, KeyError, AttributeError) as e:
         raise ValueError("NEPTUNE_API_TOKEN is not a Neptune API token "
                          "(base64 JSON with an api_address)") from e
-
-
-def server_answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """True when a server answers HTTP at `url` within `timeout` s. A 4xx status or a TLS
-    complaint counts as an answer; 5xx does not (a proxy whose server is down says 502 or 503,
-    and the client would retry those for 60 s). In a thread, so slow DNS is bounded too."""
-    answered = []
-
-    def probe() -> None:
-        try:
-            urllib.request.urlopen(url, timeout=timeout).close()
-            answered.append(True)
-        except urllib.error.HTTPError as e:
-            answered.append(e.code < 500)
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            answered.append(isinstance(getattr(e, "reason", e), ssl.SSLError))
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 1.0)
-    return bool(answered and answered[0])
-
-
-def neptune_key(key: str) -> str:
-    """Lightning metric name -> Neptune field: "val/loss/udnie" -> "val/loss_udnie", because
-    val/loss is a field already and a field cannot also be a namespace."""
-    head, _, rest = key.partition("/")
-    return f"{head}/{rest.replace('/', '_')}" if rest else key
 
 
 def upload_copy(run, path: Path, name: str) -> None:

@@ -16,10 +16,11 @@ run starts). A server that does not answer an HTTP request within PROBE_TIMEOUT_
 with a 5xx status, sends the run offline with one line saying so; left to itself the client
 would retry each call for 60 s.
 
-Stable field names, so that runs line up as columns: parameters/<config path>, sys/name,
-sys/tags, a series per metric (train/style/relu1_1 -> train/style_relu1_1: a Neptune field cannot
-also be a namespace), val/samples/<style> images, final/<metric>, artifacts/<name> (copies, so a
-later sync has them), source/git_commit, environment/* (versions, hardware, world size).
+Stable field names (fststyle.tracking.tracked_names, shared with the MLflow logger), so that
+runs line up as columns: parameters/<config path>, sys/name, sys/tags, a series per metric
+(train/style/relu1_1 -> train/style_relu1_1: a Neptune field cannot also be a namespace),
+val/samples/<style> images, final/<metric>, artifacts/<name> (copies, so a later sync has
+them), source/git_commit, environment/* (versions, hardware, world size).
 """
 
 import hashlib
@@ -33,19 +34,18 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from typing_extensions import override
 
 from fststyle.runtime.atomic import atomic_path
+from fststyle.tracking.base_logger import TrackerLogger
 from fststyle.tracking.neptune_client import (
-    PROBE_TIMEOUT_S,
     STOP_TIMEOUT_S,
     SYNC,
     api_url,
-    neptune_key,
     resolve_mode,
-    server_answers,
     set_data_dir,
     upload_copy,
 )
-from fststyle.tracking.record import NEPTUNE_INFO, environment, flatten, run_tags, say
-from fststyle.tracking.tracker_logger import TrackerLogger
+from fststyle.tracking.run_folder import NEPTUNE_INFO, environment, say
+from fststyle.tracking.server_probe import PROBE_TIMEOUT_S, server_answers
+from fststyle.tracking.tracked_names import final_key, flatten, metric_key, run_tags
 
 # CPU-only machines: the client's hardware monitor says it cannot find NVML, harmlessly.
 warnings.filterwarnings("ignore", message=".*NVML Shared Library Not Found.*")
@@ -128,7 +128,7 @@ class NeptuneLogger(TrackerLogger):
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         run = self.experiment
         for key, value in metrics.items():
-            run[neptune_key(key)].append(float(value), step=step)
+            run[metric_key(key)].append(float(value), step=step)
 
     def _log_image_part(self, key: str, image, step: int | None) -> None:
         from neptune.types import File
@@ -140,7 +140,7 @@ class NeptuneLogger(TrackerLogger):
         """The numbers at the end of training, as single values final/<metric>."""
         run = self.experiment
         for key, value in summary.items():
-            run[f"final/{neptune_key(key)}"] = float(value)
+            run[final_key(key)] = float(value)
 
     @rank_zero_only
     def log_artifact(self, path: str | Path, name: str | None = None) -> None:

@@ -130,6 +130,7 @@ class StyleTransfer(pl.LightningModule):
         self.save_hyperparameters({**self.hparams, "objective": settings})
         style_files = [resolve_style(s) for s in styles]  # fail before any VGG work
         self.net, self.num_frozen_styles = self._build_net(init_from, train_only_new_styles)
+        self.net.name_styles(self.style_names)
         # A submodule (it follows the device), kept out of the optimiser and the checkpoints.
         self.teacher = load_teacher(distill_from, self.style_names) if distill_from else None
         self.loss_fn = build_objective(style_files, **settings)
@@ -253,7 +254,9 @@ class StyleTransfer(pl.LightningModule):
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         photos = batch  # (P, 3, S, S) held-out photos
         totals = []
-        for i, name in enumerate(self.style_names):
+        # Frozen styles (train_only_new_styles) are bit-identical to the base's: not measured.
+        for i, name in enumerate(self.style_names[self.num_frozen_styles:],
+                                 self.num_frozen_styles):
             style = torch.full((photos.shape[0],), i, device=self.device)
             total, terms = self.loss_fn(self.net(photos, style), photos, style)
             self.log(f"val/loss/{name}", total, sync_dist=True)

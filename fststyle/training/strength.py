@@ -2,7 +2,7 @@
 Transfer": one network conditioned on the loss weights it was trained with).
 
 `--strength s` at run time mixes a style's (gamma, beta) with the identity row's, {style: s,
-identity: 1 - s} (fststyle.runtime.stylizer.with_strength). A network trained at s = 1 and
+identity: 1 - s} (fststyle.runtime.styles.with_strength). A network trained at s = 1 and
 s = 0 only never sees the mixes in between: the first shipped network's style term rose at
 s = 0.5 for 8 of its 11 styles (fststyle/models/MODEL_CARD.md). With `--model.random_strength
 f`, a fraction f of the painting crops is trained at a random s ~ U(0, 1), through the mix the

@@ -12,7 +12,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from fststyle.runtime.hardware import describe_cpu
-from fststyle.tracking.loggers import make_loggers
+from fststyle.tracking.build_loggers import make_loggers
 from fststyle.training.last_checkpoint import LastCheckpoint
 from fststyle.training.progress import ProgressLines
 from fststyle.training.samples import SampleGrids

@@ -69,7 +69,7 @@ export async function createSession(bytes, info, backend) {
 }
 
 /** Slider values -> convex float32 weights summing to 1, computed in float32 like
- * fststyle.runtime.stylizer.style_weights (Dumoulin et al. 2017 mix convex (gamma, beta)). */
+ * fststyle.runtime.styles.style_weights (Dumoulin et al. 2017 mix convex (gamma, beta)). */
 export function convexWeights(values) {
   const weights = Float32Array.from(values);
   if (weights.some((w) => !(w >= 0))) throw new Error("style weights must be >= 0");

@@ -1,6 +1,7 @@
-"""What fststyle's two tracker loggers (Neptune, MLflow) share: one run per training job,
-started on first use on rank 0, kept beside the run folder, with the same names for the same
-things (fststyle.tracking.neptune_logger's docstring lists them)."""
+"""The base logger of fststyle's two tracker loggers (Neptune, MLflow): one run per training
+job, started on first use on rank 0, kept beside the run folder, with the same names for the
+same things (fststyle.tracking.tracked_names; fststyle.tracking.neptune_logger's docstring
+lists them)."""
 
 from argparse import Namespace
 from pathlib import Path
@@ -10,7 +11,8 @@ from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from typing_extensions import override
 
-from fststyle.tracking.record import split_grid, style_names
+from fststyle.tracking.grid_split import split_grid
+from fststyle.tracking.tracked_names import style_names
 
 
 class TrackerLogger(Logger):

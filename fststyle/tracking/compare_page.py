@@ -12,14 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from fststyle.tracking.record import (
-    ENVIRONMENT,
-    FINAL_METRICS,
-    flatten,
-    read_json,
-    split_grid,
-    style_names,
-)
+from fststyle.tracking.grid_split import split_grid
+from fststyle.tracking.run_folder import ENVIRONMENT, FINAL_METRICS, read_json
+from fststyle.tracking.tracked_names import flatten, style_names
 
 UNCOMPARED = {"run_name", "trainer/default_root_dir"}  # differ between any two runs, by design
 MISSING = "–"

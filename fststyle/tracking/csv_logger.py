@@ -1,4 +1,4 @@
-"""The local record of a run: metrics.csv in the run folder, continued across resumes.
+"""The CSV logger of every run: metrics.csv in the run folder, continued across resumes.
 
 Lightning's CSVLogger deletes an existing metrics.csv when it starts, so a resumed run would
 lose its history. This one keeps the rows logged before the checkpoint it resumes from (rows

@@ -1,4 +1,5 @@
-"""The Lightning loggers a run writes to, built in one place, and the end of a run's record.
+"""The Lightning loggers a run writes to, built in one place from the CLI options (--logger,
+--neptune_mode, --neptune_project, --mlflow_uri), and the end of a run's record.
 
 Lightning, neptune and mlflow are imported only where needed, so that fststyle works without
 neptune or mlflow installed.
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from fststyle.runtime.atomic import atomic_path
 from fststyle.tracking.mlflow_client import mlflow_available
-from fststyle.tracking.record import ENVIRONMENT, FINAL_METRICS, environment, say
+from fststyle.tracking.run_folder import ENVIRONMENT, FINAL_METRICS, environment, say
 
 if TYPE_CHECKING:
     from pytorch_lightning.loggers import Logger
@@ -39,7 +40,7 @@ def make_loggers(kind: str, run_dir: Path, run_name: str, config: dict | None = 
     """
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    from fststyle.tracking.run_record import RunCSVLogger
+    from fststyle.tracking.csv_logger import RunCSVLogger
 
     if kind not in LOGGERS:
         raise ValueError(f"--logger must be one of {', '.join(LOGGERS)}, got {kind!r}")

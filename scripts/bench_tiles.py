@@ -1,0 +1,125 @@
+"""Photos of any size (`fststyle.stylize --tile`, fststyle.runtime.tiles): the peak memory (RSS)
+of stylizing a large photo in tiles against a whole photo that still fits, and how far the
+tiled result is from the whole one on a photo that fits both ways, with a crop across tile
+borders for the docs.
+
+    python scripts/bench_tiles.py                                  # the shipped network
+    python scripts/bench_tiles.py --model exports/demo.onnx --size 6000x4000 --tile 512 \\
+        --crop docs/tiles_seam.jpg --json tiles.json
+
+Each stylize runs in its own process (`python -m fststyle.stylize`), so its peak resident
+memory (getrusage's ru_maxrss of the child) is its own. The large photo is a held-out photo
+upscaled to --size (Lanczos): its content does not change the memory.
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fststyle.evaluation.yardstick import export_reference
+from fststyle.runtime import Stylizer
+from fststyle.runtime.bench import header, parse_size
+from fststyle.runtime.imagefiles import demo_photos, open_rgb, save_image
+from fststyle.runtime.shipped import shipped_model
+from fststyle.runtime.tiles import starts
+
+
+def peak_run(args: list[str]) -> tuple[float, float]:
+    """(peak RSS in MB, seconds) of `python -m fststyle.stylize ARGS` in a child process."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "fststyle.stylize", *args],
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"fststyle.stylize {' '.join(args)}: {done.stderr[-500:]}")
+    # ru_maxrss is the largest of the children waited for so far: runs go smallest first.
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, seconds
+
+
+def memory_rows(model: Path, style: str, sizes: list[tuple[int, int]], tile: int,
+                folder: Path) -> list[dict]:
+    """One row per (size, mode): peak MB and seconds, the smallest runs first; the reference
+    network (fststyle.evaluation.yardstick, whole) is the yardstick at the sizes that fit."""
+    photo = open_rgb(demo_photos("heldout")[1])
+    reference = export_reference(folder / "reference.onnx")
+    rows = []
+    for (width, height), mode in [(s, m) for s in sizes
+                                  for m in ("reference", "whole", "tiled")]:
+        src = folder / f"{width}x{height}.jpg"
+        if not src.exists():
+            save_image(photo.resize((width, height), Image.LANCZOS), src, jpeg_quality=90)
+        if mode != "tiled" and width * height > 2_500_000:
+            continue  # several GB: only tiles are meant to run at this size
+        net = ["--model", str(reference)] if mode == "reference" else [
+            "--model", str(model), "--style", style]
+        option = ["--tile", str(tile if mode == "tiled" else 0)]
+        mb, seconds = peak_run([str(src), *net, *option,
+                                "--out", str(folder / f"out_{mode}_{width}x{height}.jpg")])
+        rows.append({"size": f"{width}x{height}", "mode": mode, "peak_mb": round(mb),
+                     "seconds": round(seconds, 1)})
+        print(f"| {width}×{height} | {mode} | {mb:.0f} MB | {seconds:.1f} s |", flush=True)
+    return rows
+
+
+def agreement(model: Path, style: str, tile: int, crop: Path | None) -> dict:
+    """Tiled against whole on a held-out photo at 1024 px (the thumbnail is the photo)."""
+    stylizer = Stylizer(model)
+    photo = np.asarray(open_rgb(demo_photos("heldout")[1], 1024))
+    whole = stylizer.stylize(photo, style=style, tile=0)
+    tiled = stylizer.stylize(photo, style=style, tile=tile)
+    diff = np.abs(whole.astype(np.float32) - tiled)
+    found = {"photo": list(photo.shape[:2]), "tile": tile, "mean_abs_diff": float(diff.mean()),
+             "max_abs_diff": float(diff.max()), "p99_abs_diff": float(np.percentile(diff, 99))}
+    print(f"tiled vs whole at {photo.shape[1]}×{photo.shape[0]}, tiles of {tile} px: mean "
+          f"|diff| {found['mean_abs_diff']:.2f}/255, 99th percentile "
+          f"{found['p99_abs_diff']:.0f}/255, max {found['max_abs_diff']:.0f}/255")
+    if crop is not None:
+        write_crop(whole, tiled, tile, stylizer.stride, crop)
+    return found
+
+
+def write_crop(whole: np.ndarray, tiled: np.ndarray, tile: int, stride: int, out: Path) -> None:
+    """A 256-px crop centred on the first tile corner: whole | tiled | 8x |difference|."""
+    y = starts(whole.shape[0], tile, 64, stride)[1][0] + 32  # inside the first overlap
+    x = starts(whole.shape[1], tile, 64, stride)[1][0] + 32
+    box = (slice(max(0, y - 128), y + 128), slice(max(0, x - 128), x + 128))
+    diff = np.clip(np.abs(whole[box].astype(np.int16) - tiled[box]) * 8, 0, 255)
+    strip = np.concatenate([whole[box], tiled[box], diff.astype(np.uint8)], axis=1)
+    save_image(Image.fromarray(strip), out, jpeg_quality=90)
+    print(f"wrote {out}: whole | tiled | 8x |difference|, around a tile corner")
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", type=Path, default=None, help=".onnx (default: the shipped one)")
+    p.add_argument("--style", default="starry_night")
+    p.add_argument("--size", type=parse_size, default=(6000, 4000), help="the large photo, WxH")
+    p.add_argument("--whole-sizes", type=parse_size, nargs="*", default=[(1280, 720),
+                                                                         (1920, 1080)])
+    p.add_argument("--tile", type=int, default=512)
+    p.add_argument("--crop", type=Path, help="write the seam crop here (a .jpg)")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    model = args.model or shipped_model("full")
+    print(header())
+    print("| photo | mode | peak RSS | time |\n| --- | --- | ---: | ---: |")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = memory_rows(model, args.style, [*args.whole_sizes, args.size], args.tile,
+                           Path(tmp))
+    result = {"model": str(model), "memory": rows,
+              "agreement": agreement(model, args.style, args.tile, args.crop)}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
