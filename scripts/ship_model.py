@@ -1,8 +1,8 @@
 """Put a trained network into the package as a shipped model (fststyle.runtime.shipped), with
 the low-resolution reference outputs that guard it in tests/test_shipped.py.
 
-    python scripts/ship_model.py checkpoints/zoo-256/model.safetensors
-    python scripts/ship_model.py checkpoints/zoo-256/model.safetensors --references-only
+    python scripts/ship_model.py checkpoints/zoo-strength/model.safetensors
+    python scripts/ship_model.py checkpoints/zoo-strength/model.safetensors --references-only
     python scripts/ship_model.py checkpoints/zoo-realtime/model.safetensors --student --int8
 
 Writes fststyle/models/zoo.safetensors (fp16 weights); fststyle/models/zoo.onnx (its export,

@@ -184,3 +184,14 @@ def mlflow_server(tmp_path_factory) -> str:
     finally:
         os.killpg(server.pid, signal.SIGKILL)  # a throwaway store: no need for a clean stop
         server.wait()
+
+
+@pytest.fixture
+def no_neptune_env(monkeypatch, tmp_path):
+    """No user settings leak in, no proxy gets between us and 127.0.0.1, and any stray
+    .neptune folder would land in tmp_path."""
+    for name in ["NEPTUNE_MODE", "NEPTUNE_API_TOKEN", "NEPTUNE_PROJECT", "NEPTUNE_DATA_DIRECTORY",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.chdir(tmp_path)

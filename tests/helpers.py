@@ -2,7 +2,9 @@
 acceptance-size training arguments, loading scripts/*.py, environment-dependent skips, and the
 generated test clip (fststyle.runtime.sample_clip, which scripts/bench_video.py uses too)."""
 
+import base64
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,10 @@ from PIL import Image
 from fststyle.runtime.sample_clip import write_clip  # noqa: F401 -- the tests' clip writer
 
 SCRIPTS = Path(__file__).parents[1] / "scripts"
+# A Neptune API token for a server that is not there (127.0.0.1:9: the discard port).
+FAKE_TOKEN = base64.b64encode(json.dumps(
+    {"api_address": "http://127.0.0.1:9", "api_url": "http://127.0.0.1:9", "api_key": "x"}
+).encode()).decode()
 
 # Prepended to a `python -c` script: any import of torch or Lightning fails in that interpreter.
 BLOCK_TORCH = """

@@ -68,21 +68,19 @@ def test_outputs_match_the_stored_references(kind):
         assert psnr(got / 255, want / 255) >= 40, style  # of images in [0, 1]
 
 
-def test_strength_ends_near_the_photo_and_at_the_style(shipped):
-    photo = ship.reference_photo().resize((128, 128))
+def test_strength_moves_from_the_photo_to_the_style(shipped):
+    """The targets: the style term falls at every step of strength, and strength 0 is within
+    24 dB PSNR of the photo (the model card's "Style strength" has every style and photo)."""
+    photo = ship.reference_photo().resize((192, 128))
     objective = objective_from_hparams(reference_hparams({"styles": ["starry_night"]}, 128))
-    content = to_tensor(photo)[None]  # (1, 3, 128, 128)
+    content = to_tensor(photo)[None]  # (1, 3, 128, 192)
     style_terms = []
     for strength in (0, 0.25, 0.5, 0.75, 1):
         out = shipped.stylize(photo, style="starry_night", strength=strength)
         style_terms.append(measure(objective, to_tensor(out)[None], content, 0)["style"])
         if strength == 0:
-            # The target is 24 dB; the shipped identity row reaches 18.3 here (the model card's
-            # "Style strength" says why): this guards what it does, not the target.
-            assert psnr(np.asarray(out) / 255, np.asarray(photo) / 255) >= 17.5
-    # Full strength is the most stylized. In between it is not monotonic for 8 of the 11 styles
-    # (the model card's "Style strength": a bump at 0.5), so only the end is held here.
-    assert style_terms[-1] < 0.6 * min(style_terms[:-1]), style_terms
+            assert psnr(np.asarray(out) / 255, np.asarray(photo) / 255) >= 24
+    assert all(a > b for a, b in zip(style_terms, style_terms[1:])), style_terms
 
 
 def test_stylize_needs_no_model_from_any_folder(tmp_path):

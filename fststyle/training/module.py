@@ -20,7 +20,7 @@ from fststyle.core.network import TransformerNet
 from fststyle.core.objective_settings import Objective, resolve_objective
 from fststyle.core.temporal import motion_from, move, random_transforms, stability_loss, warp
 from fststyle.core.vgg import prefers_channels_last
-from fststyle.runtime.imagefiles import DEMO_STYLES, IDENTITY, resolve_style, style_name
+from fststyle.runtime.imagefiles import DEMO_STYLES, resolve_style, style_name
 from fststyle.training.add_styles import (
     extend_styles,
     freeze_all_but_new_styles,
@@ -29,7 +29,7 @@ from fststyle.training.add_styles import (
 )
 from fststyle.training.distill import distillation_loss, load_teacher
 from fststyle.training.health import DataHealth, LossHealth
-from fststyle.training.strength import random_strengths, step_generator, strength_weights
+from fststyle.training.strength import check_fraction, step_condition
 
 
 class StyleTransfer(pl.LightningModule):
@@ -121,9 +121,7 @@ class StyleTransfer(pl.LightningModule):
         self.style_names = [style_name(s) for s in styles]
         if len(set(self.style_names)) != len(styles):
             raise ValueError(f"--model.styles: style names must be unique, got {self.style_names}")
-        if not 0 <= random_strength <= 1 or (random_strength and IDENTITY not in self.style_names):
-            raise ValueError(f"--model.random_strength must be in [0, 1] and needs an {IDENTITY!r} "
-                             f"style in --model.styles, got {random_strength}")
+        check_fraction(random_strength, self.style_names)
         settings = resolve_objective(objective, init_from or distill_from, len(styles))
         # Recorded resolved, as plain data: checkpoints load with weights_only=True.
         self.save_hyperparameters(ignore=["objective"])
@@ -188,7 +186,9 @@ class StyleTransfer(pl.LightningModule):
         self.data_health.update(len(content), batch.get("skipped", []))
         self.log("data/skipped", float(self.data_health.skipped), reduce_fx="max")
         style = self.style_indices(content.shape[0])
-        strength, condition = self._strengths(style)  # (B,) or None; indices or (B, N) mixes
+        strength, condition = step_condition(  # (B,) or None; indices or (B, N) mixes
+            style, self.loss_fn.identity, self.hparams.random_strength, self.net.identity_row,
+            (torch.initial_seed(), self.global_step, self.global_rank, self.trainer.world_size))
         stylized = self.net(content, condition)  # (B, 3, S, S)
         total, terms = self.loss_fn(stylized, content, style, strength=strength)
         if self.teacher is not None:
@@ -209,17 +209,6 @@ class StyleTransfer(pl.LightningModule):
             return None  # Lightning skips backward and the optimiser step
         self._log_losses(total, terms)
         return total
-
-    def _strengths(self, style: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """A step's random strengths and the network's condition (--model.random_strength)."""
-        if not self.hparams.random_strength:
-            return None, style
-        generator = step_generator(torch.initial_seed(), self.global_step, self.global_rank,
-                                   self.trainer.world_size)
-        strength = random_strengths(style, self.loss_fn.identity, self.hparams.random_strength,
-                                    generator)  # (B,)
-        return strength, strength_weights(style, strength, self.style_names.index(IDENTITY),
-                                          len(self.style_names))
 
     def _stability(self, content: torch.Tensor, stylized: torch.Tensor,
                    style: torch.Tensor) -> torch.Tensor:

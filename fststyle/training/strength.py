@@ -15,6 +15,26 @@ otherwise trains on 1/N of the crops, learns from every mixed one.
 import torch
 import torch.nn.functional as F
 
+from fststyle.runtime.imagefiles import IDENTITY
+
+
+def check_fraction(fraction: float, style_names: list[str]) -> None:
+    """--model.random_strength: in [0, 1], and above 0 only with an identity style."""
+    if not 0 <= fraction <= 1 or (fraction and IDENTITY not in style_names):
+        raise ValueError(f"--model.random_strength must be in [0, 1] and needs an {IDENTITY!r} "
+                         f"style in --model.styles, got {fraction}")
+
+
+def step_condition(style: torch.Tensor, is_identity: torch.Tensor, fraction: float,
+                   identity_row: int | None, where: tuple[int, int, int, int]):
+    """One step's strengths and the network's condition: (None, the (B,) indices) where
+    fraction is 0, else ((B,) strengths, (B, N) mixes). `is_identity`: (N,) bool; where: the
+    run's seed, the step, this rank and the world size (step_generator's draws)."""
+    if not fraction:
+        return None, style
+    strength = random_strengths(style, is_identity, fraction, step_generator(*where))
+    return strength, strength_weights(style, strength, identity_row, len(is_identity))
+
 
 def random_strengths(style: torch.Tensor, is_identity: torch.Tensor, fraction: float,
                      generator: torch.Generator) -> torch.Tensor:
