@@ -6,7 +6,7 @@ Chromium and the page's onnxruntime-web are present; CUDA rows where a GPU is.
 
     python scripts/bench_inference.py
     python scripts/bench_inference.py --full checkpoints/demo/model.safetensors \\
-        --student checkpoints/realtime/model.safetensors --runs 20 --json bench.json
+        --student checkpoints/zoo-realtime/model.safetensors --runs 20 --json bench.json
 
 Per size, --warmup untimed rounds, then --runs rounds that time every row once each, in turn
 (fststyle.runtime.bench): each row is its median over the rounds, each ratio (int8 / fp32,
@@ -43,9 +43,11 @@ from fststyle.runtime.atomic import atomic_path
 from fststyle.runtime.bench import Timings, header, interleaved, parse_size, table
 from fststyle.runtime.hardware import describe_cpu
 from fststyle.runtime.imagefiles import demo_photos
+from fststyle.runtime.shipped import shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = [(256, 256), (512, 512), (640, 480), (1920, 1080)]
+SHRINK_PIXELS = 1_000_000  # see ort_runner
 REFERENCE = "reference ort-fp32"
 # (a, b): a's time over b's, each the median of per-round ratios; rows not timed are skipped.
 RATIOS = [("full ort-int8", "full ort-fp32"), ("student ort-int8", "student ort-fp32"),
@@ -90,8 +92,15 @@ def ort_runner(path: Path, provider: str = "CPUExecutionProvider", threads: int 
     num_styles = session.get_inputs()[1].shape[1] if len(names) == 2 else 0
     weights = np.eye(max(num_styles, 1), dtype=np.float32)[:1]  # (1, N): style 0
 
+    # Every row's session lives through all the rounds; at 1080p each arena holds 2-9 GB
+    # (int8 the most), more than 24 GB together, so above SHRINK_PIXELS each run hands its
+    # arena back at its end. The cost (fresh allocations every run) falls on every row alike.
+    shrink = ort.RunOptions()
+    shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
     def run(image: np.ndarray) -> None:
-        session.run(None, dict(zip(names, (image, weights))))
+        options = shrink if image[0, 0].size > SHRINK_PIXELS else None
+        session.run(None, dict(zip(names, (image, weights))), options)
     return run
 
 
@@ -174,8 +183,8 @@ def browser_timings(args) -> tuple[dict[str, Timings], str]:
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--full", type=Path, default=Path("checkpoints/demo/model.safetensors"),
-                   help="the full network's model file (default: the demo's)")
+    p.add_argument("--full", type=Path, default=shipped_model("torch"),
+                   help="the full network's model file (default: the shipped one)")
     p.add_argument("--student", type=Path,
                    default=Path("checkpoints/realtime/model.safetensors"),
                    help="the student's model file (default: configs/realtime.yaml's run)")
