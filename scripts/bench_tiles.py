@@ -8,13 +8,13 @@ borders for the docs.
         --crop docs/tiles_seam.jpg --json tiles.json
 
 Each stylize runs in its own process (`python -m fststyle.stylize`), so its peak resident
-memory (getrusage's ru_maxrss of the child) is its own. The large photo is a held-out photo
+memory (the child's ru_maxrss, from os.wait4) is its own. The large photo is a held-out photo
 upscaled to --size (Lanczos): its content does not change the memory.
 """
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,19 +29,24 @@ from fststyle.runtime import Stylizer
 from fststyle.runtime.bench import header, parse_size
 from fststyle.runtime.imagefiles import demo_photos, open_rgb, save_image
 from fststyle.runtime.shipped import shipped_model
-from fststyle.runtime.tiles import starts
+from fststyle.runtime.tiles import THUMBNAIL, starts
+
+AGREEMENT_SIZE = 2 * THUMBNAIL  # width of the tiled-vs-whole photo, px
 
 
 def peak_run(args: list[str]) -> tuple[float, float]:
-    """(peak RSS in MB, seconds) of `python -m fststyle.stylize ARGS` in a child process."""
+    """(peak RSS in MB, seconds) of `python -m fststyle.stylize ARGS` in a child process: its
+    own ru_maxrss, from os.wait4 on that child."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "fststyle.stylize", *args],
-                          capture_output=True, text=True)
+    child = subprocess.Popen([sys.executable, "-m", "fststyle.stylize", *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"fststyle.stylize {' '.join(args)}: {done.stderr[-500:]}")
-    # ru_maxrss is the largest of the children waited for so far: runs go smallest first.
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, seconds
+    if child.returncode != 0:
+        raise RuntimeError(f"fststyle.stylize {' '.join(args)}: {err[-500:]}")
+    return usage.ru_maxrss / 1024, seconds
 
 
 def memory_rows(model: Path, style: str, sizes: list[tuple[int, int]], tile: int,
@@ -70,9 +75,13 @@ def memory_rows(model: Path, style: str, sizes: list[tuple[int, int]], tile: int
 
 
 def agreement(model: Path, style: str, tile: int, crop: Path | None) -> dict:
-    """Tiled against whole on a held-out photo at 1024 px (the thumbnail is the photo)."""
+    """Tiled against whole on a held-out photo upscaled to AGREEMENT_SIZE px wide: twice the
+    thumbnail's, so the difference holds both the tiles' borders and the thumbnail's
+    statistics standing in for the whole photo's."""
     stylizer = Stylizer(model)
-    photo = np.asarray(open_rgb(demo_photos("heldout")[1], 1024))
+    source = open_rgb(demo_photos("heldout")[1])
+    height = round(source.height * AGREEMENT_SIZE / source.width)
+    photo = np.asarray(source.resize((AGREEMENT_SIZE, height), Image.LANCZOS))
     whole = stylizer.stylize(photo, style=style, tile=0)
     tiled = stylizer.stylize(photo, style=style, tile=tile)
     diff = np.abs(whole.astype(np.float32) - tiled)
