@@ -19,6 +19,7 @@ Timings do not depend on the weights' values, so untrained is fine.
 
 import argparse
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ import onnxruntime as ort
 
 from fststyle.evaluation.yardstick import export_reference, export_untrained
 from fststyle.runtime import Stylizer
-from fststyle.runtime.bench import header, interleaved, parse_size, table
+from fststyle.runtime.bench import header, interleaved, parse_size, sample_feed, table
 from fststyle.runtime.frames import session_options
 
 REFERENCE = "reference: "  # the prefix of the yardstick's variants
@@ -68,13 +69,10 @@ def option_variants(threads: int | None) -> dict[str, ort.SessionOptions]:
 
 def session_variants(path: Path, size: tuple[int, int], threads: int | None) -> dict:
     """session.run with each option_variants entry, on a (1, 3, H, W) image and style 0."""
-    image = np.random.default_rng(0).random((1, 3, size[1], size[0]), dtype=np.float32)
-    num_styles = len(Stylizer(path).styles)
-    feed = {"image": image, "style_weights": np.eye(num_styles, dtype=np.float32)[:1]}
     fns = {}
     for name, options in option_variants(threads).items():
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        fns[name] = lambda session=session: session.run(None, feed)
+        fns[name] = partial(session.run, None, sample_feed(session, size))
     return fns
 
 

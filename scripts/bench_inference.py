@@ -40,7 +40,8 @@ from fststyle.core.quantize import Calibration, quantize
 from fststyle.evaluation.yardstick import JohnsonNet, export_reference, untrained
 from fststyle.runtime import browser
 from fststyle.runtime.atomic import atomic_path
-from fststyle.runtime.bench import Timings, header, interleaved, parse_size, table
+from fststyle.runtime.bench import Timings, header, interleaved, parse_size, style_feed, table
+from fststyle.runtime.frames import releasing_run
 from fststyle.runtime.hardware import describe_cpu
 from fststyle.runtime.imagefiles import demo_photos
 from fststyle.runtime.shipped import shipped_model
@@ -88,19 +89,15 @@ def ort_runner(path: Path, provider: str = "CPUExecutionProvider", threads: int 
     session = ort.InferenceSession(str(path), options, providers=[provider])
     if session.get_providers()[0] != provider:
         raise RuntimeError(f"onnxruntime fell back from {provider} to {session.get_providers()}")
-    names = [i.name for i in session.get_inputs()]
-    num_styles = session.get_inputs()[1].shape[1] if len(names) == 2 else 0
-    weights = np.eye(max(num_styles, 1), dtype=np.float32)[:1]  # (1, N): style 0
-
+    style = style_feed(session)
     # Every row's session lives through all the rounds; at 1080p each arena holds 2-9 GB
     # (int8 the most), more than 24 GB together, so above SHRINK_PIXELS each run hands its
     # arena back at its end. The cost (fresh allocations every run) falls on every row alike.
-    shrink = ort.RunOptions()
-    shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    release = releasing_run()
 
     def run(image: np.ndarray) -> None:
-        options = shrink if image[0, 0].size > SHRINK_PIXELS else None
-        session.run(None, dict(zip(names, (image, weights))), options)
+        options = release if image[0, 0].size > SHRINK_PIXELS else None
+        session.run(None, {"image": image, **style}, options)
     return run
 
 

@@ -17,10 +17,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 from fststyle.evaluation.yardstick import export_reference
-from fststyle.runtime.bench import header, parse_size
+from fststyle.runtime.bench import header, parse_size, sample_feed
 from fststyle.runtime.frames import session_options
 from fststyle.runtime.shipped import shipped_model
 
@@ -34,12 +32,7 @@ def profile(model: Path, size: tuple[int, int], runs: int, threads: int | None) 
     with tempfile.TemporaryDirectory() as tmp:
         options.profile_file_prefix = str(Path(tmp) / "profile")
         session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        feed = {"image": np.random.default_rng(0).random((1, 3, size[1], size[0]), np.float32)}
-        inputs = {i.name: i for i in session.get_inputs()}
-        if "style_weights" in inputs:
-            weights = np.zeros((1, inputs["style_weights"].shape[1]), np.float32)
-            weights[0, 0] = 1
-            feed["style_weights"] = weights
+        feed = sample_feed(session, size)
         session.run(None, feed)  # untimed: the arena and the NCHWc reorders settle
         for _ in range(runs):
             session.run(None, feed)

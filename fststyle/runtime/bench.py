@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from fststyle.runtime.hardware import describe_cpu
 
 
@@ -104,6 +106,25 @@ def table(columns: dict[str, Timings], ratios: Iterable[tuple[str, str]] = (),
                  for t in columns.values()]
         lines.append(f"| {a} / {b} | {' | '.join(cells)} |")
     return "\n".join(lines)
+
+
+def style_feed(session) -> dict[str, np.ndarray]:
+    """An onnxruntime session's style input for timing: style 0 alone, (1, N), or (1, N, 1, 1)
+    for a --spatial export; {} for a model without one (a baked style, the reference)."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    if "style_weights" not in inputs:
+        return {}
+    shape = inputs["style_weights"].shape
+    weights = np.zeros((1, shape[1], *([1, 1] if len(shape) == 4 else [])), np.float32)
+    weights[0, 0] = 1
+    return {"style_weights": weights}
+
+
+def sample_feed(session, size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """A session's whole input for timing at `size` (W, H): a fixed random (1, 3, H, W) image
+    and style_feed's style (timings do not depend on the pixels)."""
+    image = np.random.default_rng(0).random((1, 3, size[1], size[0]), np.float32)
+    return {"image": image, **style_feed(session)}
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -132,3 +132,14 @@ def session_options(threads: int | None = None):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return options
+
+
+def releasing_run():
+    """onnxruntime RunOptions whose run hands the session's CPU memory arena back at its end:
+    for a run far larger than the ones that follow (a thumbnail before its tiles; a bench's
+    1080p rows, each session otherwise holding its 2-9 GB arena between rounds)."""
+    import onnxruntime as ort
+
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options

@@ -28,7 +28,7 @@ import onnx
 from onnx import TensorProto, helper
 from PIL import Image
 
-from fststyle.runtime.frames import FrameBuffers, scaled_size, to_uint8
+from fststyle.runtime.frames import FrameBuffers, releasing_run, scaled_size, to_uint8
 
 NORM = "InstanceNormalization"
 AXES = "tiles_hw_axes"  # the initializer (2, 3): reduce over H and W
@@ -166,9 +166,8 @@ class TiledSessions:
         self.names = [o.name for o in self.statistics.get_outputs()
                       if o.name.startswith("stats_")]
         # The thumbnail's activations are the largest the tiled path makes: its run hands its
-        # arena back, so that the peak memory is the tiles', not the thumbnail's.
-        self.release = ort.RunOptions()
-        self.release.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        # arena back, so that the memory held while the tiles run is the tiles'.
+        self.release = releasing_run()
 
     def thumbnail_statistics(self, frame: np.ndarray, style: dict, min_size: int,
                              thumbnail: int) -> dict[str, np.ndarray]:

@@ -7,11 +7,10 @@ measured, and scripts/ship_model.py ships the faster. Torch-free.
     choose({"fp32": 1.0, "int8": ratio})                                 # "int8" if it is
 """
 
+from functools import partial
 from pathlib import Path
 
-import numpy as np
-
-from fststyle.runtime.bench import interleaved
+from fststyle.runtime.bench import interleaved, sample_feed
 from fststyle.runtime.frames import session_options
 
 
@@ -35,17 +34,5 @@ def speed_ratio(candidate: str | Path, baseline: str | Path, size: tuple[int, in
     for name, path in (("candidate", candidate), ("baseline", baseline)):
         session = ort.InferenceSession(str(path), session_options(threads),
                                        providers=["CPUExecutionProvider"])
-        runs[name] = _runner(session, size)
+        runs[name] = partial(session.run, None, sample_feed(session, size))
     return interleaved(runs, rounds=rounds, warmup=1, settle=1).ratio("candidate", "baseline")
-
-
-def _runner(session, size: tuple[int, int]):
-    """A no-argument call of `session` on a fixed random image and the first style."""
-    feed = {"image": np.random.default_rng(0).random((1, 3, size[1], size[0]), np.float32)}
-    inputs = {i.name: i for i in session.get_inputs()}
-    if "style_weights" in inputs:
-        shape = inputs["style_weights"].shape
-        weights = np.zeros((1, shape[1], *([1, 1] if len(shape) == 4 else [])), np.float32)
-        weights[0, 0] = 1
-        feed["style_weights"] = weights
-    return lambda: session.run(None, feed)
