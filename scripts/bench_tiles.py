@@ -29,7 +29,7 @@ from fststyle.runtime import Stylizer
 from fststyle.runtime.bench import header, parse_size
 from fststyle.runtime.imagefiles import demo_photos, open_rgb, save_image
 from fststyle.runtime.shipped import shipped_model
-from fststyle.runtime.tiles import THUMBNAIL, starts
+from fststyle.runtime.tiles import OVERLAP, THUMBNAIL, starts
 
 AGREEMENT_SIZE = 2 * THUMBNAIL  # width of the tiled-vs-whole photo, px
 
@@ -97,8 +97,8 @@ def agreement(model: Path, style: str, tile: int, crop: Path | None) -> dict:
 
 def write_crop(whole: np.ndarray, tiled: np.ndarray, tile: int, stride: int, out: Path) -> None:
     """A 256-px crop centred on the first tile corner: whole | tiled | 8x |difference|."""
-    y = starts(whole.shape[0], tile, 64, stride)[1][0] + 32  # inside the first overlap
-    x = starts(whole.shape[1], tile, 64, stride)[1][0] + 32
+    y = starts(whole.shape[0], tile, OVERLAP, stride)[1][0] + OVERLAP // 2  # in the 1st overlap
+    x = starts(whole.shape[1], tile, OVERLAP, stride)[1][0] + OVERLAP // 2
     box = (slice(max(0, y - 128), y + 128), slice(max(0, x - 128), x + 128))
     diff = np.clip(np.abs(whole[box].astype(np.int16) - tiled[box]) * 8, 0, 255)
     strip = np.concatenate([whole[box], tiled[box], diff.astype(np.uint8)], axis=1)
