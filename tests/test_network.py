@@ -8,7 +8,11 @@ from fststyle.core.network import (
     ConditionalInstanceNorm2d,
     TransformerNet,
     identity_share,
+    phased_conv,
+    phased_kernel,
     restore_colours,
+    upsample_conv,
+    upsample_kernel,
 )
 
 
@@ -79,6 +83,36 @@ def test_the_fused_conditional_norm_is_norm_then_affine():
     want = F.instance_norm(x) * (w @ norm.gamma)[:, :, None, None] + (w @ norm.beta)[:, :, None,
                                                                                     None]
     torch.testing.assert_close(norm(x, w), want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("h, w", [(5, 7), (6, 4)])
+def test_the_sub_pixel_upsampling_equals_upsample_pad_conv(h, w):
+    """upsample_conv is Johnson et al.'s nearest x2, reflection pad and 3x3 conv, to float
+    rounding, at twice the size; at an odd size only the last row and column differ."""
+    torch.manual_seed(1)
+    x, weight, bias = torch.rand(2, 4, h, w), torch.randn(3, 4, 3, 3), torch.randn(3)
+
+    def plain(size):
+        up = F.interpolate(x, size=size, mode="nearest")
+        return F.conv2d(F.pad(up, (1, 1, 1, 1), mode="reflect"), weight, bias)
+
+    torch.testing.assert_close(upsample_conv(x, (2 * h, 2 * w), upsample_kernel(weight), bias),
+                               plain((2 * h, 2 * w)), atol=1e-5, rtol=1e-5)
+    odd = upsample_conv(x, (2 * h - 1, 2 * w - 1), upsample_kernel(weight), bias)
+    assert odd.shape[-2:] == (2 * h - 1, 2 * w - 1)
+    torch.testing.assert_close(odd[..., :-1, :-1], plain((2 * h - 1, 2 * w - 1))[..., :-1, :-1],
+                               atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("h, w, k", [(9, 10, 9), (11, 7, 5), (6, 6, 3)])
+def test_the_phased_convolution_equals_the_padded_one(h, w, k):
+    """phased_conv (one stride-2 convolution over the four output phases) is the reflection-
+    padded stride-1 convolution at even and odd sizes."""
+    torch.manual_seed(2)
+    x, weight, bias = torch.rand(2, 5, h, w), torch.randn(3, 5, k, k), torch.randn(3)
+    want = F.conv2d(F.pad(x, (k // 2,) * 4, mode="reflect"), weight, bias)
+    got = phased_conv(x, phased_kernel(weight), bias, k // 2)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
 def test_restoring_colours_inverts_a_per_channel_affine_change():

@@ -88,12 +88,22 @@ class ConvLayer(nn.Module):
         # slow, the 32 -> 3 one's backward worst (profiled, 2-core AVX2, 256², batch 4: 1.0 s
         # NCHW vs 0.14 s NHWC, a fifth of the whole step). The rest stay NCHW for instance norm.
         self.nhwc = 3 in (c_in, c_out)
+        # ONNX exports run the RGB output layer as phased_conv with this kernel (bake_for_onnx);
+        # PyTorch keeps the plain convolution, whose NHWC form trains fastest.
+        self.register_buffer("phased", None, persistent=False)
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        if self.phased is not None:
+            y = phased_conv(x, self.phased, self.conv.bias, self.pad.padding[0])
+            return self.activate(y, style_weights)
         x = self.pad(x)  # (B, C_in, H + 2p, W + 2p)
         if self.nhwc:
             x = x.contiguous(memory_format=torch.channels_last)
-        x = self.norm(self.conv(x).contiguous(), style_weights)  # (B, C_out, H', W') NCHW
+        return self.activate(self.conv(x), style_weights)  # (B, C_out, H', W') NCHW
+
+    def activate(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        """The conditional instance norm and the ReLU of the convolution's output x."""
+        x = self.norm(x.contiguous(), style_weights)
         # In place: the norm's backward does not need its output, so this saves a copy.
         return F.relu_(x) if self.relu else x
 
@@ -111,20 +121,93 @@ class ResidualBlock(nn.Module):
         return x + self.conv2(self.conv1(x, style_weights), style_weights)
 
 
+# Tap a (0, 1, 2) of a 3x3 kernel over a nearest-x2 upsampled map reads one of two rows of the
+# map before upsampling. Window t over rows (t - 1, t) of that map, edge-replicated, gives the
+# output rows 2t - 1 (phase 0: taps 0 + 1 on row t - 1, tap 2 on row t) and 2t (phase 1: tap
+# 0, then taps 1 + 2). UPSAMPLE_TAPS[phase, row of the window, tap].
+UPSAMPLE_TAPS = torch.tensor([[[1., 1, 0], [0, 0, 1]], [[1, 0, 0], [0, 1, 1]]])  # (2, 2, 3)
+
+
+def upsample_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """(O, I, 3, 3) -> (4 * O, I, 2, 2): output channel o's phase (p, q) at 4o + 2p + q,
+    pixel_shuffle's order."""
+    taps = UPSAMPLE_TAPS.to(weight)
+    return torch.einsum("pta,oiab,qsb->opqits", taps, weight, taps).flatten(0, 2)
+
+
+def upsample_conv(x: torch.Tensor, size: tuple[int, int], kernel: torch.Tensor,
+                  bias: torch.Tensor) -> torch.Tensor:
+    """conv3x3(reflection_pad(nearest_upsample_x2(x), 1)), cropped to `size`, computed at x's
+    resolution (sub-pixel convolution, Shi et al. 2016): a 2x2 convolution with four outputs per
+    channel, one per output phase (kernel: upsample_kernel of the 3x3 weight), then depth-to-
+    space. 4/9 of the multiply-adds, and neither the upsampled map nor its padding is ever made
+    (a quarter of the full network's onnxruntime time went to those, docs/speed.md). Exact
+    where size is twice x's; at an odd size the last row (column) sees the edge replicated
+    where the padding reflected it.
+
+    x: (B, I, h, w); size: (H, W), H in (2h - 1, 2h); bias: (O,). Returns (B, O, H, W).
+    """
+    y = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel,
+                 bias.repeat_interleave(4))  # (B, 4O, h + 1, w + 1)
+    return F.pixel_shuffle(y, 2)[:, :, 1:1 + size[0], 1:1 + size[1]]  # rows -1, 0, ..., 2h
+
+
+def phased_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """(O, I, k, k) -> (4 * O, I, k + 1, k + 1): the kernel shifted by each output phase."""
+    o, i, k, _ = weight.shape
+    kernel = weight.new_zeros(o, 2, 2, i, k + 1, k + 1)
+    for p in (0, 1):
+        for q in (0, 1):
+            kernel[:, p, q, :, p:p + k, q:q + k] = weight
+    return kernel.flatten(0, 2)
+
+
+def phased_conv(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor,
+                pad: int) -> torch.Tensor:
+    """conv(reflection_pad(x, pad), weight) at stride 1, exactly, as one stride-2 convolution
+    with four outputs per channel (kernel: phased_kernel of the weight), then depth-to-space:
+    for a convolution with few output channels, which onnxruntime's blocked layout pads to 8 or
+    16 lanes (3 RGB channels: 5x the work at AVX-512), where 4 x 3 pad far less.
+
+    x: (B, I, H, W); bias: (O,). Returns (B, O, H, W).
+    """
+    height, width = x.shape[-2:]
+    x = F.pad(F.pad(x, (pad,) * 4, mode="reflect"), (0, 1, 0, 1))  # + 1: ceil(H / 2) outputs
+    y = F.conv2d(x, kernel, bias.repeat_interleave(4), stride=2)  # (B, 4O, ceil(H/2), ...)
+    return F.pixel_shuffle(y, 2)[:, :, :height, :width]
+
+
+def bake_for_onnx(net: "TransformerNet") -> "TransformerNet":
+    """Fix in `net` (an export's own copy) the kernels its forward derives from the weights,
+    so that the graph holds them as weights (which int8 quantises per channel), and run its RGB
+    output layer as phased_conv. The same function; derived kernels sum weights, so an fp16
+    export's stay float32 (onnx_export.store_weights_fp16 keeps what fp16 cannot hold)."""
+    with torch.no_grad():
+        for layer in net.modules():
+            if isinstance(layer, UpsampleConvLayer):
+                layer.kernel = upsample_kernel(layer.conv.conv.weight)
+        net.out.phased = phased_kernel(net.out.conv.weight)
+    return net
+
+
 class UpsampleConvLayer(nn.Module):
-    """Nearest-neighbour upsampling to a given size, then a conv layer.
+    """Nearest-neighbour x2 upsampling, cropped to a given size, then a conv layer.
 
     Upsample + conv instead of ConvTranspose2d: no checkerboard artefacts (Odena et al. 2016,
-    distill.pub/2016/deconv-checkerboard). Upsampling to the matching encoder resolution rather
-    than by a fixed x2 makes the output exactly the input's size for odd H, W too.
+    distill.pub/2016/deconv-checkerboard). Cropping to the matching encoder resolution makes
+    the output exactly the input's size for odd H, W too. Computed as upsample_conv.
     """
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, num_styles: int):
+    def __init__(self, c_in: int, c_out: int, num_styles: int):
         super().__init__()
-        self.conv = ConvLayer(c_in, c_out, kernel, 1, num_styles)
+        self.conv = ConvLayer(c_in, c_out, 3, 1, num_styles)  # 3x3, as upsample_conv computes
+
+        self.register_buffer("kernel", None, persistent=False)  # bake_for_onnx sets it
 
     def forward(self, x, size: tuple[int, int], style_weights: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, size=size, mode="nearest"), style_weights)
+        conv = self.conv.conv
+        kernel = upsample_kernel(conv.weight) if self.kernel is None else self.kernel
+        return self.conv.activate(upsample_conv(x, size, kernel, conv.bias), style_weights)
 
 
 def restore_colours(stylized: torch.Tensor, photo: torch.Tensor,
@@ -194,7 +277,7 @@ class TransformerNet(nn.Module):
                                        for _ in range(num_residual_blocks))
         for k in range(downsamples):  # up1, up2, ...: back to full resolution
             j = downsamples - k
-            self.add_module(f"up{k + 1}", UpsampleConvLayer(c[j], c[j - 1], 3, num_styles))
+            self.add_module(f"up{k + 1}", UpsampleConvLayer(c[j], c[j - 1], num_styles))
         self.out = ConvLayer(c[0], 3, edge_kernel, 1, num_styles, relu=False)
         self.identity_row: int | None = None
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from fststyle._version import __version__
 from fststyle.core.model_file import recorded_hparams
-from fststyle.core.network import TransformerNet
+from fststyle.core.network import TransformerNet, bake_for_onnx
 
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |onnxruntime - PyTorch fp32| on [0, 1] pixels
 CHECK_SHAPES = [(2, 64, 64), (1, 67, 93)]  # (B, H, W): batch 2 with mixed rows, and odd H, W
@@ -29,7 +29,11 @@ class ExportNet(nn.Module):
 
     def __init__(self, net: TransformerNet, fp16: bool = False, style: int | None = None):
         super().__init__()
-        self.net = copy.deepcopy(net).half() if fp16 else net
+        self.net = copy.deepcopy(net).half() if fp16 else copy.deepcopy(net)
+        # The same function with its derived kernels as weights; the RGB output convolution as
+        # network.phased_conv: a sixth of the full network's onnxruntime time at 640x480 went
+        # to it, with 3 of 16 lanes used.
+        bake_for_onnx(self.net)
         self.dtype = torch.float16 if fp16 else torch.float32
         row = None if style is None else F.one_hot(torch.tensor([style]), net.num_styles).float()
         self.register_buffer("baked", row)  # (1, N) one-hot; None: style_weights is an input
@@ -95,20 +99,27 @@ def to_onnx(net: TransformerNet, fp16: bool = False, style: str | None = None,
     # graph optimisation is baked in, so the file stays portable across machines and
     # backends (well under onnxruntime's EXTENDED level; sessions optimise at load time).
     model = program.model_proto
+    # The output is the image's size: the exporter's expression for it (the crops after the
+    # sub-pixel upsampling, network.upsample_conv) reads as that to no one else.
+    for axis, name in ((2, "height"), (3, "width")):
+        model.graph.output[0].type.tensor_type.shape.dim[axis].dim_param = name
     onnx.helper.set_model_props(model, metadata(net, "fp16" if fp16 else "fp32", style, spatial))
     return model
 
 
 def store_weights_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Float32 weights stored as float16, each cast back to float32 by a Cast node: half the
-    bytes, the same fp32 compute (onnxruntime folds the casts when the session loads; fp16
-    compute on CPUs is slower, not faster). Exact for a network whose weights are already
-    fp16 values, such as one read from a half=True model file (model_io.save_model)."""
+    """Float32 weights that float16 holds exactly stored as float16, each cast back to float32
+    by a Cast node: half the bytes, the same fp32 compute (onnxruntime folds the casts when the
+    session loads; fp16 compute on CPUs is slower, not faster). Export a network whose weights
+    are fp16 values (net.half().float(), or a half=True model file): the kernels the exporter
+    derived from them (sums of weights, network.upsample_conv) stay float32, exact."""
     graph, casts = model.graph, []
     for init in list(graph.initializer):  # scalars (eps, exponents) stay fp32: not weights
         if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < 2:
             continue
         array = onnx.numpy_helper.to_array(init).astype(np.float16)
+        if not np.array_equal(array.astype(np.float32), onnx.numpy_helper.to_array(init)):
+            continue
         graph.initializer.remove(init)
         graph.initializer.append(onnx.numpy_helper.from_array(array, f"{init.name}__fp16"))
         casts.append(onnx.helper.make_node("Cast", [f"{init.name}__fp16"], [init.name],
