@@ -147,7 +147,7 @@ def test_fp16_weights_shrink_the_file_and_match_the_fp16_network(tiny_model, tin
         return sum(len(init.raw_data) for init in onnx.load(str(file)).graph.initializer)
 
     # Every weight fp16 holds exactly is stored fp16; the upsampling's kernels, sums of
-    # weights (network.upsample_conv), stay float32 and exact.
+    # weights (subpixel.upsample_conv), stay float32 and exact.
     floats = [init for init in onnx.load(str(path)).graph.initializer
               if init.data_type == onnx.TensorProto.FLOAT and np.prod(init.dims) > 1]
     assert floats and all(not np.array_equal(onnx.numpy_helper.to_array(init).astype(np.float16)

@@ -8,12 +8,9 @@ from fststyle.core.network import (
     ConditionalInstanceNorm2d,
     TransformerNet,
     identity_share,
-    phased_conv,
-    phased_kernel,
     restore_colours,
-    upsample_conv,
-    upsample_kernel,
 )
+from fststyle.core.subpixel import phased_conv, phased_kernel, upsample_conv, upsample_kernel
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ class ExportNet(nn.Module):
         super().__init__()
         self.net = copy.deepcopy(net).half() if fp16 else copy.deepcopy(net)
         # The same function with its derived kernels as weights; the RGB output convolution as
-        # network.phased_conv: a sixth of the full network's onnxruntime time at 640x480 went
+        # subpixel.phased_conv: a sixth of the full network's onnxruntime time at 640x480 went
         # to it, with 3 of 16 lanes used.
         bake_for_onnx(self.net)
         self.dtype = torch.float16 if fp16 else torch.float32
@@ -100,7 +100,7 @@ def to_onnx(net: TransformerNet, fp16: bool = False, style: str | None = None,
     # backends (well under onnxruntime's EXTENDED level; sessions optimise at load time).
     model = program.model_proto
     # The output is the image's size: the exporter's expression for it (the crops after the
-    # sub-pixel upsampling, network.upsample_conv) reads as that to no one else.
+    # sub-pixel upsampling, subpixel.upsample_conv) reads as that to no one else.
     for axis, name in ((2, "height"), (3, "width")):
         model.graph.output[0].type.tensor_type.shape.dim[axis].dim_param = name
     onnx.helper.set_model_props(model, metadata(net, "fp16" if fp16 else "fp32", style, spatial))
@@ -112,7 +112,7 @@ def store_weights_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     by a Cast node: half the bytes, the same fp32 compute (onnxruntime folds the casts when the
     session loads; fp16 compute on CPUs is slower, not faster). Export a network whose weights
     are fp16 values (net.half().float(), or a half=True model file): the kernels the exporter
-    derived from them (sums of weights, network.upsample_conv) stay float32, exact."""
+    derived from them (sums of weights, subpixel.upsample_conv) stay float32, exact."""
     graph, casts = model.graph, []
     for init in list(graph.initializer):  # scalars (eps, exponents) stay fp32: not weights
         if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < 2:
