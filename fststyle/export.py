@@ -174,7 +174,7 @@ def export_int8(args, net, model: onnx.ModelProto, tmp: Path, objective) -> str:
 
 
 # int8 can win on small frames and lose on photos (the shipped network on an AVX-512 Xeon:
-# 1.08x fp32's speed at 256², 0.37x at 1920×1080, docs/speed.md), so it is timed at both ends.
+# 1.16x fp32's speed at 256², 0.84x at 1920×1080, docs/speed.md), so it is timed at both ends.
 SPEED_SIZES = ((256, 256), (1280, 720))
 
 

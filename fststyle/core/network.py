@@ -146,7 +146,6 @@ class UpsampleConvLayer(nn.Module):
     def __init__(self, c_in: int, c_out: int, num_styles: int):
         super().__init__()
         self.conv = ConvLayer(c_in, c_out, 3, 1, num_styles)  # 3x3, as upsample_conv computes
-
         self.register_buffer("kernel", None, persistent=False)  # bake_for_onnx sets it
 
     def forward(self, x, size: tuple[int, int], style_weights: torch.Tensor) -> torch.Tensor:

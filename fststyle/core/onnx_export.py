@@ -29,7 +29,9 @@ class ExportNet(nn.Module):
 
     def __init__(self, net: TransformerNet, fp16: bool = False, style: int | None = None):
         super().__init__()
-        self.net = copy.deepcopy(net).half() if fp16 else copy.deepcopy(net)
+        self.net = copy.deepcopy(net)  # baked below: the caller's network stays as it is
+        if fp16:
+            self.net.half()
         # The same function with its derived kernels as weights; the RGB output convolution as
         # subpixel.phased_conv: a sixth of the full network's onnxruntime time at 640x480 went
         # to it, with 3 of 16 lanes used.
@@ -117,8 +119,9 @@ def store_weights_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     for init in list(graph.initializer):  # scalars (eps, exponents) stay fp32: not weights
         if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < 2:
             continue
-        array = onnx.numpy_helper.to_array(init).astype(np.float16)
-        if not np.array_equal(array.astype(np.float32), onnx.numpy_helper.to_array(init)):
+        values = onnx.numpy_helper.to_array(init)
+        array = values.astype(np.float16)
+        if not np.array_equal(array.astype(np.float32), values):
             continue
         graph.initializer.remove(init)
         graph.initializer.append(onnx.numpy_helper.from_array(array, f"{init.name}__fp16"))
