@@ -14,6 +14,7 @@ upscaled to --size (Lanczos): its content does not change the memory.
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -29,9 +30,7 @@ from fststyle.runtime import Stylizer
 from fststyle.runtime.bench import header, parse_size
 from fststyle.runtime.imagefiles import demo_photos, open_rgb, save_image
 from fststyle.runtime.shipped import shipped_model
-from fststyle.runtime.tiles import OVERLAP, THUMBNAIL, starts
-
-AGREEMENT_SIZE = 2 * THUMBNAIL  # width of the tiled-vs-whole photo, px
+from fststyle.runtime.tiles import AUTO_PIXELS, OVERLAP, starts
 
 
 def peak_run(args: list[str]) -> tuple[float, float]:
@@ -74,14 +73,17 @@ def memory_rows(model: Path, style: str, sizes: list[tuple[int, int]], tile: int
     return rows
 
 
-def agreement(model: Path, style: str, tile: int, crop: Path | None) -> dict:
-    """Tiled against whole on a held-out photo upscaled to AGREEMENT_SIZE px wide: twice the
-    thumbnail's, so the difference holds both the tiles' borders and the thumbnail's
-    statistics standing in for the whole photo's."""
+def agreement(model: Path, style: str, tile: int, crop: Path | None,
+              pixels: int = AUTO_PIXELS) -> dict:
+    """Tiled against whole on a held-out photo upscaled to `pixels` (default: the largest photo
+    stylize runs whole, so every photo that runs both ways is this close or closer to its
+    thumbnail): the difference holds the tiles' borders and, above tiles.THUMBNAIL pixels,
+    the thumbnail's statistics standing in for the whole photo's."""
     stylizer = Stylizer(model)
     source = open_rgb(demo_photos("heldout")[1])
-    height = round(source.height * AGREEMENT_SIZE / source.width)
-    photo = np.asarray(source.resize((AGREEMENT_SIZE, height), Image.LANCZOS))
+    width = int(math.sqrt(pixels * source.width / source.height))
+    photo = np.asarray(source.resize((width, round(width * source.height / source.width)),
+                                     Image.LANCZOS))
     whole = stylizer.stylize(photo, style=style, tile=0)
     tiled = stylizer.stylize(photo, style=style, tile=tile)
     diff = np.abs(whole.astype(np.float32) - tiled)
@@ -115,6 +117,8 @@ def main(argv=None) -> dict:
                                                                          (1920, 1080)])
     p.add_argument("--tile", type=int, default=512)
     p.add_argument("--crop", type=Path, help="write the seam crop here (a .jpg)")
+    p.add_argument("--agreement-pixels", type=int, default=AUTO_PIXELS,
+                   help="the tiled-vs-whole photo's size (default: the largest run whole)")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     model = args.model or shipped_model("full")
@@ -124,7 +128,8 @@ def main(argv=None) -> dict:
         rows = memory_rows(model, args.style, [*args.whole_sizes, args.size], args.tile,
                            Path(tmp))
     result = {"model": str(model), "memory": rows,
-              "agreement": agreement(model, args.style, args.tile, args.crop)}
+              "agreement": agreement(model, args.style, args.tile, args.crop,
+                                   args.agreement_pixels)}
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return result

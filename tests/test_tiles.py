@@ -10,7 +10,15 @@ import pytest
 from fststyle.runtime import Stylizer, style_weights
 from fststyle.runtime.imagefiles import demo_photos, open_rgb
 from fststyle.runtime.shipped import shipped_model
-from fststyle.runtime.tiles import TiledSessions, ramp, starts, statistics_graph, tile_graph
+from fststyle.runtime.tiles import (
+    THUMBNAIL,
+    TiledSessions,
+    ramp,
+    starts,
+    statistics_graph,
+    thumbnail_size,
+    tile_graph,
+)
 from fststyle.stylize import cli
 
 
@@ -52,6 +60,12 @@ def test_the_ramps_of_two_neighbours_sum_to_one_across_their_overlap():
     assert first[0] == 1 and second[-1] == 1  # no fade at the photo's edges
 
 
+def test_the_thumbnail_is_the_photo_up_to_its_pixel_budget():
+    assert thumbnail_size((2048, 1365), THUMBNAIL) == (2048, 1365)  # its own thumbnail
+    assert thumbnail_size((900, 700), 10_000) == (113, 88)  # 113 = int(900 * sqrt(1e4 / 630e3))
+    assert thumbnail_size((6000, 4000), THUMBNAIL) == (2121, 1414)  # 3.0 MP, aspect kept
+
+
 @pytest.fixture(scope="module")
 def student():
     return Stylizer(shipped_model("student"))
@@ -91,7 +105,7 @@ def test_only_tile_sized_arrays_reach_the_network(student, monkeypatch):
     photo = np.zeros((700, 900, 3), np.uint8)
     out = student.stylize(photo, style=0, tile=256)
     assert out.shape == photo.shape
-    assert seen[0] == ("thumbnail", 1024)
+    assert seen[0] == ("thumbnail", THUMBNAIL)
     assert all(max(shape) <= 256 + student.stride for shape in seen[1:]) and len(seen) > 9
 
 

@@ -20,6 +20,7 @@ the output is finished a row of tiles at a time (only the uint8 photo and result
 """
 
 import copy
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +35,8 @@ NORM = "InstanceNormalization"
 AXES = "tiles_hw_axes"  # the initializer (2, 3): reduce over H and W
 TILE = 512  # px: a tile's side; activations of ~0.26 MP at a time
 OVERLAP = 64  # px blended between neighbouring tiles (the network's edge effects fade here)
-THUMBNAIL = 1024  # px: the thumbnail's long side, where the statistics are taken
+THUMBNAIL = 3_000_000  # pixels (2121x1414 at 3:2) of the thumbnail the statistics come from:
+# a photo up to this size is its own; its run is the tiled path's peak memory (docs/speed.md)
 AUTO_PIXELS = 4_000_000  # stylize tiles itself above this many pixels (a 12 MP photo does)
 NEEDS_ONNX = "--tile needs an .onnx model: export it with `python -m fststyle.export MODEL`"
 
@@ -159,8 +161,13 @@ class TiledSessions:
         import onnxruntime as ort
 
         model = onnx.load(str(path))
+        # onnxruntime's default order runs the statistics' branches after the whole network,
+        # each layer's input held until then (1448x965: 2.27 GB, the plain graph 0.57); the
+        # priority-based order runs each branch as soon as its input is made (0.83 GB).
+        options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         self.statistics = ort.InferenceSession(statistics_graph(model).SerializeToString(),
                                                options, providers=providers)
+        options.execution_order = ort.ExecutionOrder.DEFAULT  # the tiles' graph: no gain
         self.tile = ort.InferenceSession(tile_graph(model).SerializeToString(), options,
                                          providers=providers)
         self.names = [o.name for o in self.statistics.get_outputs()
@@ -171,8 +178,8 @@ class TiledSessions:
 
     def thumbnail_statistics(self, frame: np.ndarray, style: dict, min_size: int,
                              thumbnail: int) -> dict[str, np.ndarray]:
-        """{stats_*: (1, C, 1, 1)} of the photo shrunk to `thumbnail` px on its long side."""
-        size = scaled_size((frame.shape[1], frame.shape[0]), thumbnail)
+        """{stats_*: (1, C, 1, 1)} of the photo shrunk to at most `thumbnail` pixels."""
+        size = thumbnail_size((frame.shape[1], frame.shape[0]), thumbnail)
         small = np.asarray(Image.fromarray(frame).resize(size, Image.LANCZOS)) \
             if size != (frame.shape[1], frame.shape[0]) else frame
         buffers = FrameBuffers(*small.shape[:2], min_size)
@@ -187,6 +194,13 @@ class TiledSessions:
         buffers.load(tile)
         out = self.tile.run(["stylized"], {"image": buffers.image, **feed})[0]
         return buffers.crop(out)
+
+
+def thumbnail_size(size: tuple[int, int], pixels: int) -> tuple[int, int]:
+    """(W, H) shrunk, aspect kept, to about `pixels` pixels (the long side rounded down; never
+    enlarged)."""
+    scale = min(1.0, math.sqrt(pixels / (size[0] * size[1])))
+    return scaled_size(size, int(max(size) * scale))
 
 
 def tile_size(tile: int | None, shape: tuple[int, int], auto: bool = True) -> int:
