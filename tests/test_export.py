@@ -17,8 +17,9 @@ from fststyle.core.model_io import load_model
 from fststyle.runtime import Stylizer
 
 # Ops onnxruntime-web's WebGPU backend implements (onnxruntime.ai/docs/.../webgpu operators).
-# onnxruntime-web's WebGPU operator list (docs/webgpu-operators.md; DepthToSpace from 1.24).
-WEBGPU_OPS = {"Add", "Cast", "Concat", "Constant", "Conv", "DepthToSpace", "Div", "Expand",
+# onnxruntime-web's WebGPU operator list (docs/webgpu-operators.md; the JSEP kernel table
+# of the bundled onnxruntime-web's dist/ort.mjs lists ConvTranspose).
+WEBGPU_OPS = {"Add", "Cast", "Concat", "Constant", "Conv", "ConvTranspose", "Div", "Expand",
               "Gather", "InstanceNormalization", "MatMul", "Min", "Mul", "Pad", "Relu",
               "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Squeeze", "Sub", "Unsqueeze"}
 

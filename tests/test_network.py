@@ -10,7 +10,14 @@ from fststyle.core.network import (
     identity_share,
     restore_colours,
 )
-from fststyle.core.subpixel import phased_conv, phased_kernel, upsample_conv, upsample_kernel
+from fststyle.core.subpixel import (
+    depth_to_space,
+    phased_conv,
+    phased_kernel,
+    shuffle_kernel,
+    upsample_conv,
+    upsample_kernel,
+)
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +117,19 @@ def test_the_phased_convolution_equals_the_padded_one(h, w, k):
     want = F.conv2d(F.pad(x, (k // 2,) * 4, mode="reflect"), weight, bias)
     got = phased_conv(x, phased_kernel(weight), bias, k // 2)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("size, border", [((10, 12), 1), ((9, 11), 1), ((12, 14), 0),
+                                          ((11, 13), 0)])
+def test_the_transposed_depth_to_space_is_pixel_shuffle_exactly(size, border):
+    """The exports' depth-to-space (a depthwise transposed convolution with one-hot weights)
+    moves the same numbers as pixel_shuffle and its crop, bit for bit."""
+    y = torch.randn(2, 4 * 3, 6, 7)  # (B, 4C, h, w)
+    shuffle = shuffle_kernel(3, y)
+    assert shuffle.shape == (12, 1, 2, 2) and shuffle.sum() == 12
+    want = F.pixel_shuffle(y, 2)[:, :, border:border + size[0], border:border + size[1]]
+    assert torch.equal(depth_to_space(y, size, border, shuffle), want)
+    assert torch.equal(depth_to_space(y, size, border), want)
 
 
 def test_restoring_colours_inverts_a_per_channel_affine_change():

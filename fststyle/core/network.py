@@ -9,7 +9,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fststyle.core.subpixel import phased_conv, phased_kernel, upsample_conv, upsample_kernel
+from fststyle.core.subpixel import (
+    phased_conv,
+    phased_kernel,
+    shuffle_kernel,
+    upsample_conv,
+    upsample_kernel,
+)
 from fststyle.runtime.imagefiles import IDENTITY
 
 
@@ -89,13 +95,14 @@ class ConvLayer(nn.Module):
         # slow, the 32 -> 3 one's backward worst (profiled, 2-core AVX2, 256², batch 4: 1.0 s
         # NCHW vs 0.14 s NHWC, a fifth of the whole step). The rest stay NCHW for instance norm.
         self.nhwc = 3 in (c_in, c_out)
-        # ONNX exports run the RGB output layer as phased_conv with this kernel (bake_for_onnx);
-        # PyTorch keeps the plain convolution, whose NHWC form trains fastest.
+        # ONNX exports run the RGB output layer as phased_conv with these kernels
+        # (bake_for_onnx); PyTorch keeps the plain convolution, whose NHWC form trains fastest.
         self.register_buffer("phased", None, persistent=False)
+        self.register_buffer("shuffle", None, persistent=False)
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         if self.phased is not None:
-            y = phased_conv(x, self.phased, self.conv.bias, self.pad.padding[0])
+            y = phased_conv(x, self.phased, self.conv.bias, self.pad.padding[0], self.shuffle)
             return self.activate(y, style_weights)
         x = self.pad(x)  # (B, C_in, H + 2p, W + 2p)
         if self.nhwc:
@@ -124,14 +131,20 @@ class ResidualBlock(nn.Module):
 
 def bake_for_onnx(net: "TransformerNet") -> "TransformerNet":
     """Fix in `net` (an export's own copy) the kernels its forward derives from the weights,
-    so that the graph holds them as weights (which int8 quantises per channel), and run its RGB
-    output layer as phased_conv. The same function; derived kernels sum weights, so an fp16
-    export's stay float32 (onnx_export.store_weights_fp16 keeps what fp16 cannot hold)."""
+    so that the graph holds them as weights (which int8 quantises per channel), run its RGB
+    output layer as phased_conv, and every depth-to-space as the transposed convolution
+    onnxruntime runs fastest (subpixel.depth_to_space). The same function; derived kernels sum
+    weights, so an fp16 export's stay float32 (onnx_export.store_weights_fp16 keeps what fp16
+    cannot hold)."""
     with torch.no_grad():
         for layer in net.modules():
             if isinstance(layer, UpsampleConvLayer):
-                layer.kernel = upsample_kernel(layer.conv.conv.weight)
-        net.out.phased = phased_kernel(net.out.conv.weight)
+                weight = layer.conv.conv.weight  # (O, I, 3, 3)
+                layer.kernel = upsample_kernel(weight)
+                layer.shuffle = shuffle_kernel(weight.shape[0], weight)
+        weight = net.out.conv.weight  # (3, I, k, k)
+        net.out.phased = phased_kernel(weight)
+        net.out.shuffle = shuffle_kernel(weight.shape[0], weight)
     return net
 
 
@@ -146,12 +159,14 @@ class UpsampleConvLayer(nn.Module):
     def __init__(self, c_in: int, c_out: int, num_styles: int):
         super().__init__()
         self.conv = ConvLayer(c_in, c_out, 3, 1, num_styles)  # 3x3, as upsample_conv computes
-        self.register_buffer("kernel", None, persistent=False)  # bake_for_onnx sets it
+        self.register_buffer("kernel", None, persistent=False)  # bake_for_onnx sets these
+        self.register_buffer("shuffle", None, persistent=False)
 
     def forward(self, x, size: tuple[int, int], style_weights: torch.Tensor) -> torch.Tensor:
         conv = self.conv.conv
         kernel = upsample_kernel(conv.weight) if self.kernel is None else self.kernel
-        return self.conv.activate(upsample_conv(x, size, kernel, conv.bias), style_weights)
+        y = upsample_conv(x, size, kernel, conv.bias, self.shuffle)  # (B, O, H, W)
+        return self.conv.activate(y, style_weights)
 
 
 def restore_colours(stylized: torch.Tensor, photo: torch.Tensor,
