@@ -1,7 +1,8 @@
 """Convolutions laid out for onnxruntime's blocked (NCHWc) kernels, each the same function as
 the plain layer it computes (docs/speed.md, "Where the time goes"): the nearest-x2 upsampling
-with its 3x3 convolution as a sub-pixel convolution (Shi et al. 2016), and a convolution with
-few output channels as one stride-2 convolution over its four output phases. Plain PyTorch."""
+with its 3x3 convolution as a sub-pixel convolution (Shi et al. 2016), a convolution with few
+output channels as one stride-2 convolution over its four output phases, and, in exports, the
+depth-to-space after each as a transposed convolution. Plain PyTorch."""
 
 import torch
 import torch.nn.functional as F
