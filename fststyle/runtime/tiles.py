@@ -164,10 +164,10 @@ class TiledSessions:
         # onnxruntime's default order runs the statistics' branches after the whole network,
         # each layer's input held until then (1448x965: 2.27 GB, the plain graph 0.57); the
         # priority-based order runs each branch as soon as its input is made (0.83 GB).
-        options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
+        given, options.execution_order = options.execution_order, ort.ExecutionOrder.PRIORITY_BASED
         self.statistics = ort.InferenceSession(statistics_graph(model).SerializeToString(),
                                                options, providers=providers)
-        options.execution_order = ort.ExecutionOrder.DEFAULT  # the tiles' graph: no gain
+        options.execution_order = given  # the caller's, for the tiles' graph (no gain there)
         self.tile = ort.InferenceSession(tile_graph(model).SerializeToString(), options,
                                          providers=providers)
         self.names = [o.name for o in self.statistics.get_outputs()
