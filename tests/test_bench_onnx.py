@@ -40,7 +40,7 @@ def test_bench_tiles_measures_each_run_and_the_tiled_agreement(tiny_onnx, tmp_pa
     crop = tmp_path / "seam.jpg"
     found = bench.main(["--model", str(tiny_onnx), "--style", "s1", "--size", "400x300",
                         "--whole-sizes", "200x150", "--tile", "160", "--crop", str(crop),
-                        "--agreement-pixels", "180000",
+                        "--agreement-pixels", "180000", "--thumbnail", "40000",
                         "--json", str(tmp_path / "tiles.json")])
     rows = {(r["size"], r["mode"]) for r in found["memory"]}
     assert rows == {("200x150", "reference"), ("200x150", "whole"), ("200x150", "tiled"),
@@ -49,4 +49,6 @@ def test_bench_tiles_measures_each_run_and_the_tiled_agreement(tiny_onnx, tmp_pa
     height, width = found["agreement"]["photo"]
     assert 170_000 < height * width <= 180_000
     assert 0 <= found["agreement"]["mean_abs_diff"] <= found["agreement"]["max_abs_diff"]
+    assert found["agreement"]["thumbnail"] == 40_000  # smaller: the exact norms' passes run
+    assert 0 <= found["agreement"]["thumbnail_only"]["mean_abs_diff"] <= 255
     assert crop.stat().st_size > 0 and "peak RSS" in capsys.readouterr().out

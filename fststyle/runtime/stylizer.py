@@ -163,21 +163,25 @@ class Stylizer:
         out = self._stylize_array(array, weights, buffers, preserve_color)
         return out if isinstance(image, np.ndarray) else Image.fromarray(out)
 
+    def style_feed(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """(N,) style weights -> the style input of one photo's run: {"style_weights": (1, N),
+        (1, N, 1, 1) for a spatial export}, {} for a baked one."""
+        row = weights[None, :, None, None] if self.spatial else weights[None]
+        return {} if self.baked else {"style_weights": row}
+
     def _stylize_tiled(self, array: np.ndarray, weights: np.ndarray, tile: int,
                        preserve_color: bool) -> np.ndarray:
         """stylize's path for large photos: uint8 (H, W, 3) -> uint8 (H, W, 3) in tiles."""
         if self._tiled is None:
             self._tiled = TiledSessions(self.path, session_options(self._threads),
                                         self.session.get_providers())
-        row = weights[None, :, None, None] if self.spatial else weights[None]  # as stylize's
-        style = {} if self.baked else {"style_weights": row}
 
         def keep_colours(top: int, bottom: int, y: np.ndarray) -> np.ndarray:
             content = array[top:bottom].astype(np.float32) / 255  # (h, W, 3)
             return luminance_transfer(content, y.transpose(1, 2, 0)).transpose(2, 0, 1)
 
-        return stylize_tiled(self._tiled, array, style, self.min_size, self.stride, tile,
-                             finish=keep_colours if preserve_color else None)
+        return stylize_tiled(self._tiled, array, self.style_feed(weights), self.min_size,
+                             self.stride, tile, finish=keep_colours if preserve_color else None)
 
     def _mask_weights(self, mask, style, buffers: FrameBuffers) -> np.ndarray:
         """A style mask's per-pixel (1, N, H', W') style_weights for `buffers`' frame size,

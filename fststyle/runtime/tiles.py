@@ -15,6 +15,9 @@ photo and applies them to every tile. The exported graph is rewritten twice (onn
   each such mean given (inputs); run on overlapping tiles, blended with linear ramps across
   the overlaps (weights summing to 1 everywhere), so no seam shows.
 
+Where the thumbnail is smaller than the photo, the first norms' statistics are then made the
+photo's own by passes over the tiles (runtime.tiles_exact): the thumbnail stands in worst there.
+
 Peak memory follows the tile and the thumbnail, not the photo: tiles are run one at a time and
 the output is finished a row of tiles at a time (only the uint8 photo and result are whole).
 """
@@ -30,6 +33,7 @@ from onnx import TensorProto, helper
 from PIL import Image
 
 from fststyle.runtime.frames import FrameBuffers, releasing_run, scaled_size, to_uint8
+from fststyle.runtime.tiles_exact import EXACT_NORMS, cut_graph, exact_statistics
 
 NORM = "InstanceNormalization"
 AXES = "tiles_hw_axes"  # the initializer (2, 3): reduce over H and W
@@ -168,8 +172,11 @@ class TiledSessions:
         self.statistics = ort.InferenceSession(statistics_graph(model).SerializeToString(),
                                                options, providers=providers)
         options.execution_order = given  # the caller's, for the tiles' graph (no gain there)
-        self.tile = ort.InferenceSession(tile_graph(model).SerializeToString(), options,
-                                         providers=providers)
+        tile = tile_graph(model)
+        self.tile = ort.InferenceSession(tile.SerializeToString(), options, providers=providers)
+        self.exact = [ort.InferenceSession(cut_graph(tile, node.input[0], f"stats_mean_{i}")
+                                           .SerializeToString(), options, providers=providers)
+                      for i, node in enumerate(_norm_nodes(model)[:EXACT_NORMS])]
         self.names = [o.name for o in self.statistics.get_outputs()
                       if o.name.startswith("stats_")]
         # The thumbnail's activations are the largest the tiled path makes: its run hands its
@@ -241,17 +248,22 @@ def ramp(length: int, start: int, size: int, overlap: int) -> np.ndarray:
 
 def stylize_tiled(sessions: TiledSessions, frame: np.ndarray, style: dict, min_size: int,
                   align: int, tile: int = TILE, overlap: int = OVERLAP,
-                  thumbnail: int = THUMBNAIL, finish: Callable | None = None) -> np.ndarray:
+                  thumbnail: int = THUMBNAIL, exact_norms: int = EXACT_NORMS,
+                  finish: Callable | None = None) -> np.ndarray:
     """uint8 (H, W, 3) -> uint8 (H, W, 3), stylized tile by tile with the thumbnail's
-    statistics. style: {"style_weights": (1, N)} or {} (a baked export); align: the
-    network's total stride. finish(top, bottom, y) may change each finished band of rows,
-    (3, h, w) floats, before it is rounded."""
+    statistics, the first `exact_norms` instance norms' made exact (runtime.tiles_exact)
+    where the thumbnail is smaller than the photo. style: {"style_weights": (1, N)} or {} (a
+    baked export); align: the network's total stride. finish(top, bottom, y) may change each
+    finished band of rows, (3, h, w) floats, before it is rounded."""
     if not 2 * overlap < tile:
         raise ValueError(f"--tile {tile} must be more than twice the overlap ({overlap} px)")
     height, width = frame.shape[:2]
     feed = {**style, **sessions.thumbnail_statistics(frame, style, min_size, thumbnail)}
-    out = np.empty_like(frame)
     rows, cols = (starts(n, tile, overlap, align) for n in (height, width))
+    if height * width > thumbnail:  # the thumbnail is smaller than the photo
+        feed = exact_statistics(sessions.exact[:exact_norms], frame, feed, min_size, rows, cols,
+                                align)
+    out = np.empty_like(frame)
     band = np.zeros((4, 0, width), np.float32)  # RGB sums and the weights' sum, rows top...
     top = 0
     for r, (y0, y1) in enumerate(rows):
