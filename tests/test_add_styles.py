@@ -6,8 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from fststyle.core.model_io import load_model
+from fststyle.core.model_io import load_model, save_model
+from fststyle.core.network import TransformerNet
 from fststyle.train import main as train
+from fststyle.training.add_styles import load_base
 
 from helpers import tiny_args
 
@@ -79,3 +81,23 @@ def test_bad_init_from_options_fail_naming_them(tiny_model, photo_dir, style_fil
                      str(tiny_model), "--model.train_only_new_styles", "true", *extra)
     with pytest.raises(ValueError, match=message):
         train(args)
+
+
+def test_a_deeper_base_gives_its_first_residual_blocks(tmp_path):
+    base = TransformerNet(2, alpha=0.25, num_residual_blocks=3)
+    for p in base.parameters():
+        torch.nn.init.normal_(p)
+    path = save_model(base, ["a", "b"], tmp_path / "deeper.safetensors")
+    arch = {**{k: v for k, v in base.arch().items() if k != "num_styles"},
+            "num_residual_blocks": 2}
+    with pytest.raises(ValueError, match="num_residual_blocks=3 \\(got 2\\)"):
+        load_base(path, ["a", "b", "c"], arch)  # not for new styles alone: frozen weights
+    net = load_base(path, ["a", "b", "c"], arch, fewer_blocks=True)
+    assert net.num_residual_blocks == 2 and net.style_names == ["a", "b"]
+    kept, full = net.state_dict(), base.state_dict()
+    assert kept.keys() == {k for k in full if not k.startswith("residuals.2.")}
+    assert all(torch.equal(kept[k], full[k]) for k in kept)
+    with pytest.raises(ValueError, match="num_residual_blocks=3 \\(got 4\\)"):
+        load_base(path, ["a", "b"], {**arch, "num_residual_blocks": 4}, fewer_blocks=True)
+    with pytest.raises(ValueError, match="alpha=0.25"):
+        load_base(path, ["a", "b"], {**arch, "alpha": 0.5}, fewer_blocks=True)

@@ -10,7 +10,8 @@ numbers for the full-width net). The old styles' rows and every other weight sta
         --model.styles [starry_night,great_wave,udnie,the_scream,kandinsky.jpg]
 
 --model.init_from shipped is the 11-style network that ships in the package
-(fststyle.runtime.shipped), configs/add_style.yaml's default.
+(fststyle.runtime.shipped), configs/add_style.yaml's default. A whole-network fine-tune may
+also ask for fewer residual blocks than its init_from base has: its first ones are kept.
 """
 
 from pathlib import Path
@@ -28,20 +29,40 @@ def style_tables(net: TransformerNet) -> list[torch.nn.Parameter]:
     return [p for m in norms for p in (m.gamma, m.beta)]
 
 
-def load_base(path: str | Path, style_names: list[str], arch: dict) -> TransformerNet:
+def load_base(path: str | Path, style_names: list[str], arch: dict,
+              fewer_blocks: bool = False) -> TransformerNet:
     """The trained network at `path`, checked against the requested styles and architecture
-    (`arch`: TransformerNet's arguments but num_styles); `shipped`: the shipped network."""
+    (`arch`: TransformerNet's arguments but num_styles); `shipped`: the shipped network.
+    fewer_blocks: `arch` may ask for fewer residual blocks than the base has (its first ones:
+    for a fine-tune of the whole network, never for new styles alone on frozen weights)."""
     base = load_model(resolve(path))
     old = base.style_names
     if style_names[:len(old)] != old:
         raise ValueError(f"--model.init_from {path}: its styles {old} must be the first entries "
                          f"of --model.styles (got {style_names})")
     have = {k: v for k, v in base.arch().items() if k != "num_styles"}
+    blocks = arch.get("num_residual_blocks", have["num_residual_blocks"])
+    if fewer_blocks and {**have, "num_residual_blocks": blocks} == arch \
+            and blocks < have["num_residual_blocks"]:
+        return first_residual_blocks(base, blocks)
     if have != arch:
         differ = ", ".join(f"{k}={have[k]} (got {arch[k]})" for k in have if have[k] != arch[k])
         raise ValueError(f"--model.init_from {path} has {differ}; pass the same --model.* "
                          "architecture options")
     return base
+
+
+def first_residual_blocks(base: TransformerNet, blocks: int) -> TransformerNet:
+    """A copy of `base` with only its first `blocks` residual blocks: a shallower network to
+    fine-tune. Each block adds to the identity path, so the rest still computes nearly what it
+    did (residual networks behave like ensembles of shallower ones: deleting one block moves
+    the output little, Veit et al. 2016)."""
+    net = TransformerNet(**{**base.arch(), "num_residual_blocks": blocks})
+    net.load_state_dict({k: v for k, v in base.state_dict().items()
+                         if not k.startswith("residuals.")
+                         or int(k.split(".")[1]) < blocks})
+    net.name_styles(base.style_names)
+    return net
 
 
 def extend_styles(base: TransformerNet, num_styles: int) -> TransformerNet:

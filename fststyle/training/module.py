@@ -145,7 +145,7 @@ class StyleTransfer(pl.LightningModule):
             if only_new:
                 raise ValueError("--model.train_only_new_styles needs --model.init_from MODEL")
             return TransformerNet(n, **arch), 0
-        base = load_base(init_from, self.style_names, arch)
+        base = load_base(init_from, self.style_names, arch, fewer_blocks=not only_new)
         if only_new and base.num_styles == n:
             raise ValueError(f"--model.train_only_new_styles: --model.styles adds no style to "
                              f"{init_from}'s {base.style_names}")
