@@ -21,7 +21,7 @@ from onnx import TensorProto, helper
 
 from fststyle.runtime.frames import FrameBuffers
 
-EXACT_NORMS = 3  # tiled vs whole at 4 MP: 2.23 -> 1.34/255 for +21% time (docs/speed.md)
+EXACT_NORMS = 3  # tiled vs whole at 4 MP: 2.19 -> 1.25/255, ~+20% time (docs/speed.md)
 WINDOW = "tiles_window"
 OUTPUTS = ["exact_sum", "exact_square", "exact_shape"]
 
