@@ -67,7 +67,7 @@ class StyleTransfer(pl.LightningModule):
     Fine-tuning and adding styles (fststyle.training.add_styles):
         init_from: a trained model.safetensors or .ckpt to start from, or `shipped` (the
             network in the package); its styles must be the first entries of `styles`, the
-            rest get new (gamma, beta) rows.
+            rest get new (gamma, beta) rows. Fewer num_residual_blocks than it has: its first.
         train_only_new_styles: with init_from, train only the new styles' (gamma, beta) rows and
             freeze everything else: the old styles' outputs stay bit-identical (Dumoulin et al.
             2017, Sec. 4.3); false trains the whole network from init_from.
