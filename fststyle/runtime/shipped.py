@@ -10,7 +10,7 @@ SHIPPED_NAME = "shipped"  # what a training option names the shipped network by
 SHIPPED = {
     # The 11-style network with its identity row: fp16 weights, fp32 compute.
     "full": "zoo.onnx",
-    # Its distilled real-time student (configs/zoo_realtime.yaml).
+    # Its distilled real-time student (configs/zoo_realtime_slim*.yaml).
     "student": "zoo-realtime.onnx",
     # The full network's PyTorch weights (fp16): to add a style or fine-tune.
     "torch": "zoo.safetensors",
